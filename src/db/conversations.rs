@@ -1,0 +1,239 @@
+//! Queries on the `conversations` table, each written once for every backend.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::QueryResult;
+use diesel_async::RunQueryDsl;
+
+use super::models::ConversationRow;
+use super::schema::conversations::dsl::*;
+use super::{DbConn, dialect, with_conn};
+
+/// The conversation with this id.
+pub async fn find(conn: &mut DbConn<'_>, id_: i64) -> QueryResult<Option<ConversationRow>> {
+    with_conn!(conn, |c| conversations
+        .find(id_)
+        .select(ConversationRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// The conversation of this user.
+pub async fn find_by_user(
+    conn: &mut DbConn<'_>,
+    key: &str,
+) -> QueryResult<Option<ConversationRow>> {
+    with_conn!(conn, |c| conversations
+        .filter(user_key.eq(key))
+        .select(ConversationRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// Which of `ids` exist.
+pub async fn existing_ids(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    with_conn!(conn, |c| conversations
+        .filter(id.eq_any(ids))
+        .select(id)
+        .load(c)
+        .await)
+}
+
+/// Records activity on an existing conversation, replacing platform and (when given)
+/// chat id.
+pub async fn touch_identity(
+    conn: &mut DbConn<'_>,
+    id_: i64,
+    new_platform: &str,
+    new_chat_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let target = conversations.find(id_);
+    match new_chat_id {
+        Some(chat) => with_conn!(conn, |c| diesel::update(target)
+            .set((
+                platform.eq(new_platform),
+                chat_id.eq(chat),
+                last_activity.eq(now)
+            ))
+            .execute(c)
+            .await),
+        None => with_conn!(conn, |c| diesel::update(target)
+            .set((platform.eq(new_platform), last_activity.eq(now)))
+            .execute(c)
+            .await),
+    }
+}
+
+/// Adds saved messages to a conversation's counters and records the activity.
+pub async fn add_messages(
+    conn: &mut DbConn<'_>,
+    id_: i64,
+    messages: i64,
+    tokens: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::update(conversations.find(id_))
+        .set((
+            message_count.eq(message_count + messages),
+            total_tokens.eq(total_tokens + tokens),
+            last_activity.eq(now),
+        ))
+        .execute(c)
+        .await)
+}
+
+/// Sets the summary; `None` clears it.
+pub async fn set_summary(
+    conn: &mut DbConn<'_>,
+    id_: i64,
+    text: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::update(conversations.find(id_))
+        .set((summary.eq(text), last_activity.eq(now)))
+        .execute(c)
+        .await)
+}
+
+/// Sets the active persona; `None` clears it.
+pub async fn set_persona(
+    conn: &mut DbConn<'_>,
+    id_: i64,
+    persona: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::update(conversations.find(id_))
+        .set((active_persona_id.eq(persona), last_activity.eq(now)))
+        .execute(c)
+        .await)
+}
+
+/// Resets counters and summary after the messages were cleared.
+pub async fn reset(conn: &mut DbConn<'_>, id_: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::update(conversations.find(id_))
+        .set((
+            message_count.eq(0i64),
+            total_tokens.eq(0i64),
+            summary.eq(None::<String>),
+            last_activity.eq(now),
+        ))
+        .execute(c)
+        .await)
+}
+
+/// Deletes conversations (their messages go with them).
+pub async fn delete(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::delete(conversations.filter(id.eq_any(ids)))
+        .execute(c)
+        .await)
+}
+
+/// What [`list`] filters on.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    /// Only this user.
+    pub user_key: Option<String>,
+    /// Only this platform.
+    pub platform: Option<String>,
+    /// Only conversations after this one in the order (last_activity desc, id desc).
+    pub after: Option<(NaiveDateTime, i64)>,
+}
+
+/// Conversations, most recently active first.
+pub async fn list(
+    conn: &mut DbConn<'_>,
+    filter: &ListFilter,
+    limit: i64,
+) -> QueryResult<Vec<ConversationRow>> {
+    with_conn!(conn, |c| {
+        let mut query = conversations
+            .select(ConversationRow::as_select())
+            .order((last_activity.desc(), id.desc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(key) = &filter.user_key {
+            query = query.filter(user_key.eq(key.clone()));
+        }
+        if let Some(name) = &filter.platform {
+            query = query.filter(platform.eq(name.clone()));
+        }
+        if let Some((activity, after_id)) = filter.after {
+            query = query.filter(
+                last_activity
+                    .lt(activity)
+                    .or(last_activity.eq(activity).and(id.lt(after_id))),
+            );
+        }
+        query.load(c).await
+    })
+}
+
+/// Conversations by id, after `after_id`, for streaming them all out.
+pub async fn page_by_id(
+    conn: &mut DbConn<'_>,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<ConversationRow>> {
+    with_conn!(conn, |c| conversations
+        .filter(id.gt(after_id))
+        .order(id)
+        .limit(limit)
+        .select(ConversationRow::as_select())
+        .load(c)
+        .await)
+}
+
+/// Ids of up to `limit` conversations inactive since before `cutoff`.
+pub async fn inactive_ids(
+    conn: &mut DbConn<'_>,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    with_conn!(conn, |c| conversations
+        .filter(last_activity.lt(cutoff))
+        .order(last_activity)
+        .limit(limit)
+        .select(id)
+        .load(c)
+        .await)
+}
+
+/// Number of conversations, and the sums of their message and token counters.
+pub async fn totals(conn: &mut DbConn<'_>) -> QueryResult<(i64, i64, i64)> {
+    let backend = conn.backend();
+    let query = conversations.select((
+        diesel::dsl::count_star(),
+        dialect::sum_bigint(backend, "message_count"),
+        dialect::sum_bigint(backend, "total_tokens"),
+    ));
+    with_conn!(conn, |c| query.get_result(c).await)
+}
+
+/// The user and message count of the longest conversation (the oldest of equals).
+pub async fn longest(conn: &mut DbConn<'_>) -> QueryResult<Option<(String, i64)>> {
+    with_conn!(conn, |c| conversations
+        .order((message_count.desc(), id))
+        .select((user_key, message_count))
+        .first(c)
+        .await
+        .optional())
+}
+
+/// Deletes those of `ids` still inactive since before `cutoff` (one touched since it
+/// was picked survives); their messages go with them.
+pub async fn delete_inactive(
+    conn: &mut DbConn<'_>,
+    ids: &[i64],
+    cutoff: NaiveDateTime,
+) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::delete(
+        conversations
+            .filter(id.eq_any(ids))
+            .filter(last_activity.lt(cutoff))
+    )
+    .execute(c)
+    .await)
+}

@@ -1,0 +1,165 @@
+//! Rows as they are stored, and their conversion to the public records.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{conversations, messages};
+use crate::error::StoreError;
+use crate::model::{Conversation, Message, from_db_time};
+
+/// A row of `conversations`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = conversations)]
+pub struct ConversationRow {
+    /// Primary key.
+    pub id: i64,
+    /// Unique user identifier.
+    pub user_key: String,
+    /// Platform name.
+    pub platform: String,
+    /// Chat or group id.
+    pub chat_id: Option<String>,
+    /// Creation time (UTC).
+    pub created_at: NaiveDateTime,
+    /// Last activity (UTC).
+    pub last_activity: NaiveDateTime,
+    /// Summary.
+    pub summary: Option<String>,
+    /// Tokens used.
+    pub total_tokens: i64,
+    /// Messages stored.
+    pub message_count: i64,
+    /// Active persona.
+    pub active_persona_id: Option<String>,
+}
+
+impl From<ConversationRow> for Conversation {
+    fn from(row: ConversationRow) -> Self {
+        Conversation {
+            id: row.id,
+            user_key: row.user_key,
+            platform: row.platform,
+            chat_id: row.chat_id,
+            created_at: from_db_time(row.created_at),
+            last_activity: from_db_time(row.last_activity),
+            summary: row.summary,
+            total_tokens: row.total_tokens,
+            message_count: row.message_count,
+            active_persona_id: row.active_persona_id,
+        }
+    }
+}
+
+/// A conversation to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = conversations)]
+pub struct NewConversationRow<'a> {
+    /// Unique user identifier.
+    pub user_key: &'a str,
+    /// Platform name.
+    pub platform: &'a str,
+    /// Chat or group id.
+    pub chat_id: Option<&'a str>,
+    /// Creation time (UTC).
+    pub created_at: NaiveDateTime,
+    /// Last activity (UTC).
+    pub last_activity: NaiveDateTime,
+    /// Summary.
+    pub summary: Option<&'a str>,
+    /// Tokens used.
+    pub total_tokens: i64,
+    /// Messages stored.
+    pub message_count: i64,
+    /// Active persona.
+    pub active_persona_id: Option<&'a str>,
+}
+
+/// A row of `messages`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub struct MessageRow {
+    /// Primary key.
+    pub id: i64,
+    /// Owning conversation.
+    pub conversation_id: i64,
+    /// Role name.
+    pub role: String,
+    /// Text.
+    pub content: String,
+    /// Save time (UTC).
+    pub timestamp: NaiveDateTime,
+    /// Token count.
+    pub tokens: i32,
+    /// JSON object as text, or NULL.
+    pub metadata_json: Option<String>,
+    /// Idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+
+    fn try_from(row: MessageRow) -> Result<Self, StoreError> {
+        let metadata = match row.metadata_json.as_deref() {
+            None | Some("") => serde_json::Map::new(),
+            Some(text) => match serde_json::from_str(text) {
+                Ok(serde_json::Value::Object(map)) => map,
+                Ok(serde_json::Value::Null) => serde_json::Map::new(),
+                _ => {
+                    return Err(StoreError::Internal(format!(
+                        "message {} has metadata that is not a JSON object",
+                        row.id
+                    )));
+                }
+            },
+        };
+        Ok(Message {
+            id: row.id,
+            conversation_id: row.conversation_id,
+            role: row.role.parse().map_err(|_| {
+                StoreError::Internal(format!("message {} has role {:?}", row.id, row.role))
+            })?,
+            content: row.content,
+            timestamp: from_db_time(row.timestamp),
+            tokens: row.tokens,
+            metadata,
+            idempotency_key: row.idempotency_key,
+        })
+    }
+}
+
+/// A message to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessageRow {
+    /// Owning conversation.
+    pub conversation_id: i64,
+    /// Role name.
+    pub role: String,
+    /// Text.
+    pub content: String,
+    /// Save time (UTC).
+    pub timestamp: NaiveDateTime,
+    /// Token count.
+    pub tokens: i32,
+    /// JSON object as text, or NULL.
+    pub metadata_json: Option<String>,
+    /// Idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+impl NewMessageRow {
+    /// The public record of this row once stored under `id`.
+    pub fn stored(&self, id: i64) -> Result<Message, StoreError> {
+        Message::try_from(MessageRow {
+            id,
+            conversation_id: self.conversation_id,
+            role: self.role.clone(),
+            content: self.content.clone(),
+            timestamp: self.timestamp,
+            tokens: self.tokens,
+            metadata_json: self.metadata_json.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+        })
+    }
+}

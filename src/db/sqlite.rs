@@ -1,0 +1,193 @@
+//! SQLite: one writer connection and a few readers over a WAL file, each operation run
+//! whole on a blocking thread.
+//!
+//! diesel-async reaches SQLite through `SyncConnectionWrapper`, which normally moves
+//! every statement to a blocking thread. Here the wrapper runs statements inline
+//! ([`Inline`]) and the pool moves the whole operation to a blocking thread instead, so
+//! a batch of a thousand inserts costs one thread hop, and the query code stays the same
+//! async code the server backends run.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use diesel::connection::{AnsiTransactionManager, Instrumentation, SimpleConnection};
+use diesel::{Connection, SqliteConnection};
+use diesel_async::AsyncConnection;
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::future::BoxFuture;
+
+use super::{Access, DbConn, DbSettings};
+use crate::error::StoreError;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Runs the wrapper's "blocking" tasks at once, on the calling thread: the pool already
+/// runs each operation on a blocking thread.
+pub struct Inline;
+
+impl SpawnBlocking for Inline {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxFuture<'a, Result<R, Box<dyn Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        Box::pin(std::future::ready(Ok(task())))
+    }
+
+    fn get_runtime() -> Self {
+        Inline
+    }
+}
+
+/// A SQLite connection as the shared query code sees it.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, Inline>;
+
+/// Makes instrumentation for each new connection.
+pub type InstrumentationFactory = Box<dyn Fn() -> Box<dyn Instrumentation> + Send + Sync>;
+
+/// The writer and the idle readers of one SQLite file.
+pub struct SqlitePool {
+    path: PathBuf,
+    pragmas: String,
+    readers_max: usize,
+    instrumentation: InstrumentationFactory,
+    writer: Mutex<Option<SqliteConn>>,
+    readers: Mutex<Vec<SqliteConn>>,
+}
+
+impl SqlitePool {
+    /// Opens (creating if needed) the file at `path` and its folder, switches it to WAL.
+    pub fn open(
+        path: &Path,
+        settings: &DbSettings,
+        instrumentation: InstrumentationFactory,
+    ) -> Result<Arc<SqlitePool>, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let synchronous = match settings.sqlite_synchronous.to_ascii_lowercase().as_str() {
+            s @ ("full" | "normal" | "off" | "extra") => s.to_string(),
+            other => {
+                return Err(StoreError::invalid(
+                    "sqlite_synchronous",
+                    format!("{other:?} is not one of full, normal, off, extra"),
+                ));
+            }
+        };
+        let pragmas = format!(
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+            settings.busy_timeout.as_millis()
+        );
+        let pool = SqlitePool {
+            path: path.to_path_buf(),
+            pragmas,
+            readers_max: settings.pool_size.max(1),
+            instrumentation,
+            writer: Mutex::new(None),
+            readers: Mutex::new(Vec::new()),
+        };
+        let mut writer = pool.connect()?;
+        run_sync(&mut writer, |c| c.batch_execute("PRAGMA journal_mode = WAL;"))?;
+        *lock(&pool.writer) = Some(writer);
+        Ok(Arc::new(pool))
+    }
+
+    fn connect(&self) -> Result<SqliteConn, StoreError> {
+        let url = self.path.to_string_lossy();
+        let mut raw = SqliteConnection::establish(&url).map_err(|e| {
+            StoreError::Unavailable(format!("cannot open {}: {e}", self.path.display()))
+        })?;
+        raw.batch_execute(&self.pragmas)?;
+        let mut conn = SqliteConn::new(raw);
+        conn.set_instrumentation((self.instrumentation)());
+        Ok(conn)
+    }
+
+    /// Runs `op` on a blocking thread with the writer (for [`Access::Write`]) or a reader.
+    pub async fn run<T, F>(self: &Arc<Self>, access: Access, op: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || pool.run_blocking(access, op))
+            .await
+            .map_err(|e| StoreError::Internal(format!("database task failed: {e}")))?
+    }
+
+    fn run_blocking<T, F>(&self, access: Access, op: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
+    {
+        match access {
+            Access::Write => {
+                let mut writer = lock(&self.writer);
+                if writer.is_none() {
+                    *writer = Some(self.connect()?);
+                }
+                let conn = writer.as_mut().ok_or_else(|| {
+                    StoreError::Internal("the SQLite writer is missing".into())
+                })?;
+                futures_executor::block_on(op(&mut DbConn::Sqlite(conn)))
+            }
+            Access::Read => {
+                let reader = lock(&self.readers).pop();
+                let mut conn = match reader {
+                    Some(conn) => conn,
+                    None => self.connect()?,
+                };
+                let result = futures_executor::block_on(op(&mut DbConn::Sqlite(&mut conn)));
+                let mut readers = lock(&self.readers);
+                if readers.len() < self.readers_max {
+                    readers.push(conn);
+                }
+                result
+            }
+        }
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(self: &Arc<Self>) -> Result<usize, StoreError> {
+        self.run(Access::Write, async |conn: &mut DbConn<'_>| {
+            let DbConn::Sqlite(conn) = conn else {
+                unreachable!("the SQLite pool hands out SQLite connections")
+            };
+            let applied = conn
+                .spawn_blocking(|c| {
+                    c.run_pending_migrations(MIGRATIONS)
+                        .map(|applied| applied.len())
+                        .map_err(diesel::result::Error::QueryBuilderError)
+                })
+                .await?;
+            Ok(applied)
+        })
+        .await
+    }
+}
+
+/// Runs `f` on the sync connection inside the wrapper (at once, thanks to [`Inline`]).
+fn run_sync<R: Send + 'static>(
+    conn: &mut SqliteConn,
+    f: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<R> + Send + 'static,
+) -> Result<R, StoreError> {
+    Ok(futures_executor::block_on(conn.spawn_blocking(f))?)
+}
+
+/// Starts a write transaction that holds the write lock from its first statement.
+pub async fn begin_immediate(conn: &mut SqliteConn) -> diesel::QueryResult<()> {
+    conn.spawn_blocking(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))
+        .await
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a connection that is still usable: SQLite
+    // rolls back an unfinished transaction itself.
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}

@@ -1,0 +1,20 @@
+//! convstore: a persistent conversation store for AI chat bots.
+//!
+//! The public API is the [`StoreActor`] and the typed messages in [`store::messages`]:
+//! start the actor with [`StoreActor::open`], send it messages, get back
+//! `Result<T, StoreError>`. The same store runs on SQLite (the embedded default),
+//! PostgreSQL or MySQL/MariaDB, chosen by the database URL.
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("convstore needs at least one backend feature: sqlite, postgres or mysql");
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod model;
+pub mod store;
+pub mod transfer;
+
+pub use error::StoreError;
+pub use model::{Conversation, Message, Role, Stats};
+pub use store::StoreActor;

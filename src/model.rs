@@ -1,0 +1,173 @@
+//! The records the store hands out (conversations, messages, statistics) and their JSON
+//! form, which follows the conversation-store guide.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The person talking to the bot. A `user` message starts a turn.
+    User,
+    /// The bot's answer, possibly a tool call.
+    Assistant,
+    /// Instructions to the model.
+    System,
+    /// The result of a tool call; it belongs to the turn of the call.
+    Tool,
+}
+
+impl Role {
+    /// The name stored in the database and shown in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::System => "system",
+            Role::Tool => "tool",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "user" => Ok(Role::User),
+            "assistant" => Ok(Role::Assistant),
+            "system" => Ok(Role::System),
+            "tool" => Ok(Role::Tool),
+            other => Err(StoreError::invalid(
+                "role",
+                format!("{other:?} is not one of user, assistant, system, tool"),
+            )),
+        }
+    }
+}
+
+/// A conversation with one user: its identity, counters, summary and persona.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Primary key.
+    pub id: i64,
+    /// Unique user identifier, e.g. `feishu:group:user123`.
+    pub user_key: String,
+    /// Platform name (feishu, qq, slack, ...).
+    pub platform: String,
+    /// Chat or group id, if any.
+    pub chat_id: Option<String>,
+    /// When the conversation was created (UTC).
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Last time a message, usage, summary or persona was recorded (UTC).
+    #[serde(with = "timestamp")]
+    pub last_activity: DateTime<Utc>,
+    /// Optional summary of the conversation so far.
+    pub summary: Option<String>,
+    /// Tokens used: the messages' tokens plus any usage recorded separately.
+    pub total_tokens: i64,
+    /// Number of messages stored.
+    pub message_count: i64,
+    /// The persona the bot currently plays in this conversation.
+    pub active_persona_id: Option<String>,
+}
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Primary key; ids grow with the order messages were saved.
+    pub id: i64,
+    /// The conversation it belongs to.
+    pub conversation_id: i64,
+    /// Who wrote it.
+    pub role: Role,
+    /// The text (for tool messages often JSON).
+    pub content: String,
+    /// When it was saved (UTC).
+    #[serde(with = "timestamp")]
+    pub timestamp: DateTime<Utc>,
+    /// Token count.
+    pub tokens: i32,
+    /// A JSON object: tool calls, model, finish reason... `{}` when none.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The caller's key that made the save idempotent, if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// The guide's statistics over the whole store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Number of conversations.
+    pub total_conversations: i64,
+    /// Number of messages in all conversations.
+    pub total_messages: i64,
+    /// Tokens used in all conversations.
+    pub total_tokens: i64,
+    /// `total_messages / total_conversations`, 0 on an empty store.
+    pub average_messages_per_conversation: f64,
+    /// `total_tokens / total_conversations`, 0 on an empty store.
+    pub average_tokens_per_conversation: f64,
+    /// Message count of the longest conversation, 0 on an empty store.
+    pub longest_conversation_messages: i64,
+    /// The user of the longest conversation, `null` on an empty store.
+    pub longest_conversation_user: Option<String>,
+}
+
+/// What `CheckTokenBudget` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetStatus {
+    /// The user asked about.
+    pub user_key: String,
+    /// Tokens used by the user's conversation (0 when there is none).
+    pub total_tokens: i64,
+    /// The budget asked about.
+    pub budget: i64,
+    /// `total_tokens < budget`.
+    pub within_budget: bool,
+}
+
+/// The current time, cut to the microsecond precision every backend stores.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Converts a stored (naive, UTC) timestamp.
+pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// Timestamps in JSON: RFC 3339, UTC, `Z`, always six fractional digits.
+pub mod timestamp {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Formats `t` as `2025-01-08T10:00:00.123456Z`.
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+
+    /// Serializes a timestamp in the contract's format.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+
+    /// Reads any timestamp [`crate::transfer::parse_timestamp`] accepts.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::transfer::parse_timestamp(&text).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,158 @@
+//! The [`StoreActor`]: the one owner of the database. Every operation is a typed message
+//! (see [`messages`]); callers in process, the HTTP API, the CLI and the scheduler all
+//! send the same messages.
+
+mod handlers;
+pub mod history;
+pub mod messages;
+mod operations;
+pub mod validate;
+mod writes;
+
+use std::future::Future;
+
+use actix::prelude::*;
+
+use crate::db::{Access, Db, DbConn, DbSettings};
+use crate::error::StoreError;
+use writes::{WriteQueue, WriteRequest, WriteResult};
+
+/// How the store behaves, beyond where its database is.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Largest message content (and summary), in bytes. Default 1 MiB.
+    pub max_content_bytes: usize,
+    /// The history window when a `LoadHistory` names none: this many turns. Default 20.
+    pub max_history_turns: i64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            max_content_bytes: 1024 * 1024,
+            max_history_turns: 20,
+        }
+    }
+}
+
+/// The conversation store. Start it with [`StoreActor::open`] and send it the messages
+/// of [`messages`].
+///
+/// ```no_run
+/// use convstore::db::{DbSettings, DbTarget};
+/// use convstore::store::messages::{GetOrCreate, LoadHistory, NewMessage, SaveMessage};
+/// use convstore::{Role, StoreActor};
+///
+/// #[actix::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let target = DbTarget::parse(None, "data".as_ref())?;
+///     let store = StoreActor::open(DbSettings::new(target), Default::default()).await?;
+///     let conversation = store
+///         .send(GetOrCreate {
+///             user_key: "feishu:group:user123".into(),
+///             platform: "feishu".into(),
+///             chat_id: Some("chat456".into()),
+///         })
+///         .await??
+///         .conversation;
+///     store
+///         .send(SaveMessage {
+///             conversation_id: conversation.id,
+///             message: NewMessage::new(Role::User, "Hello, how are you?").tokens(15),
+///         })
+///         .await??;
+///     let history = store
+///         .send(LoadHistory { conversation_id: conversation.id, max_turns: Some(10), ..Default::default() })
+///         .await??;
+///     assert_eq!(history.len(), 1);
+///     Ok(())
+/// }
+/// ```
+pub struct StoreActor {
+    db: Db,
+    settings: StoreSettings,
+    writes: WriteQueue,
+    stop_requested: bool,
+}
+
+impl StoreActor {
+    /// Opens the database (migrating it) and starts the actor on the current arbiter.
+    pub async fn open(db: DbSettings, settings: StoreSettings) -> Result<Addr<StoreActor>, StoreError> {
+        let db = Db::open(db).await?;
+        Ok(StoreActor::new(db, settings).start())
+    }
+
+    /// An actor over an already opened database.
+    pub fn new(db: Db, settings: StoreSettings) -> StoreActor {
+        StoreActor {
+            db,
+            settings,
+            writes: WriteQueue::default(),
+            stop_requested: false,
+        }
+    }
+
+    /// The database this store owns.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Runs `op` with a connection, as the answer to a message.
+    fn run<T, F>(&self, access: Access, op: F) -> ResponseFuture<Result<T, StoreError>>
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.db.clone();
+        Box::pin(async move { db.run(access, op).await })
+    }
+
+    /// Queues validated rows for the next group commit and starts one if none runs.
+    fn enqueue(
+        &mut self,
+        request: WriteRequest,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = WriteResult> + 'static {
+        let answer = self.writes.push(request);
+        self.flush(ctx);
+        async move {
+            answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Internal("the store stopped before the commit".into())))
+        }
+    }
+
+    /// Commits the next batch, if one waits and no commit runs; when it is done, looks
+    /// for the next.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if let Some(batch) = self.writes.next_batch() {
+            let db = self.db.clone();
+            ctx.spawn(batch.commit(db).into_actor(self).map(|(), actor, ctx| {
+                actor.writes.flushed();
+                actor.flush(ctx);
+                if actor.stop_requested && actor.writes.is_idle() {
+                    ctx.stop();
+                }
+            }));
+        }
+    }
+}
+
+impl Actor for StoreActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Senders queue behind a commit; a deep mailbox is what lets them be batched.
+        ctx.set_mailbox_capacity(usize::MAX);
+    }
+
+    /// Keeps the actor alive until every queued save is committed and answered.
+    fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
+        if self.writes.is_idle() {
+            Running::Stop
+        } else {
+            self.stop_requested = true;
+            Running::Continue
+        }
+    }
+}

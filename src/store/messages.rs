@@ -1,0 +1,309 @@
+//! The typed messages a [`StoreActor`](crate::StoreActor) answers: one per operation of
+//! the conversation-store guide, each answered with `Result<T, StoreError>`.
+
+use actix::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+use crate::model::{BudgetStatus, Conversation, Role, Stats};
+use crate::transfer::ExportDocument;
+
+/// Gets the conversation of `user_key`, creating it if there is none. On an existing
+/// one, records the activity, replaces the platform and, when given, the chat id.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Obtained, StoreError>")]
+pub struct GetOrCreate {
+    /// Unique user identifier (1 to 255 characters).
+    pub user_key: String,
+    /// Platform name (1 to 50 characters).
+    pub platform: String,
+    /// Chat or group id; `None` keeps the stored one.
+    pub chat_id: Option<String>,
+}
+
+/// A conversation, and whether this call created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Obtained {
+    /// The conversation as stored now.
+    pub conversation: Conversation,
+    /// `true` if this call created it (or, for an import, replaced it).
+    pub created: bool,
+}
+
+/// Gets one conversation by id.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Conversation, StoreError>")]
+pub struct GetConversation {
+    /// The conversation.
+    pub conversation_id: i64,
+}
+
+/// Gets the conversation of a user, if there is one (user keys are unique, so it is
+/// also the most recent one).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Option<Conversation>, StoreError>")]
+pub struct GetConversationByUser {
+    /// The user.
+    pub user_key: String,
+}
+
+/// Lists conversations, most recently active first, a page at a time.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<ConversationPage, StoreError>")]
+pub struct ListConversations {
+    /// Only this user's.
+    pub user_key: Option<String>,
+    /// Only this platform's.
+    pub platform: Option<String>,
+    /// Page size, 1 to 1000; 50 when `None`.
+    pub limit: Option<i64>,
+    /// Continue after this conversation (the previous page's `next_after_id`).
+    pub after_id: Option<i64>,
+}
+
+/// One page of [`ListConversations`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationPage {
+    /// The conversations, most recently active first.
+    pub conversations: Vec<Conversation>,
+    /// Pass as `after_id` for the next page; `None` on the last page.
+    pub next_after_id: Option<i64>,
+}
+
+/// A message to save.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// Who wrote it.
+    pub role: Role,
+    /// The text, at most the configured size (1 MiB by default).
+    pub content: String,
+    /// Token count, 0 to 2^31-1.
+    #[serde(default)]
+    pub tokens: i64,
+    /// A JSON object (tool calls, model, ...) or `None`.
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    /// The platform's message id: a second save with the same key in the same
+    /// conversation returns the stored message and changes nothing.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+impl NewMessage {
+    /// A message with no tokens, metadata or idempotency key.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        NewMessage {
+            role,
+            content: content.into(),
+            tokens: 0,
+            metadata: None,
+            idempotency_key: None,
+        }
+    }
+
+    /// Sets the token count.
+    pub fn tokens(mut self, tokens: i64) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// Sets the metadata.
+    pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// Sets the idempotency key.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+/// Saves one message; counters and last activity move in the same transaction.
+/// Concurrent saves are committed together (group commit); the answer comes after the
+/// commit.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<SavedMessage, StoreError>")]
+pub struct SaveMessage {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The message.
+    pub message: NewMessage,
+}
+
+/// A saved message, and whether this call stored it (`false`: the idempotency key was
+/// already saved, and this is the stored message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedMessage {
+    /// The message as stored.
+    pub message: crate::model::Message,
+    /// `false` when an earlier save with the same idempotency key is returned.
+    pub created: bool,
+}
+
+/// Saves several messages of one conversation, all or nothing (a tool call and its
+/// result land together).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Vec<SavedMessage>, StoreError>")]
+pub struct SaveMessages {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The messages, in order (1 to 1000).
+    pub messages: Vec<NewMessage>,
+}
+
+/// Loads the recent history of a conversation, oldest message first. With no window
+/// given, the last `max_history_turns` turns (config, 20). When several are given, the
+/// smallest window wins.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<Vec<crate::model::Message>, StoreError>")]
+pub struct LoadHistory {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// At most this many turns; a turn starts at a `user` message and holds every
+    /// message after it up to the next one, so a tool result stays with its call.
+    pub max_turns: Option<i64>,
+    /// At most this many messages (a leading tool result whose call falls outside the
+    /// window is left out).
+    pub max_messages: Option<i64>,
+    /// The newest whole turns whose tokens add up to at most this.
+    pub max_tokens: Option<i64>,
+    /// Only messages older than this id: pages back through a long history.
+    pub before_id: Option<i64>,
+}
+
+/// Adds token usage not tied to a message (the guide's `update_conversation_stats`).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Conversation, StoreError>")]
+pub struct UpdateConversationStats {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// Tokens to add (>= 0).
+    pub tokens_used: i64,
+}
+
+/// Deletes every message of a conversation, resets its counters and summary, keeps the
+/// record. Answers how many messages went.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<u64, StoreError>")]
+pub struct ClearConversation {
+    /// The conversation.
+    pub conversation_id: i64,
+}
+
+/// Deletes a conversation and its messages.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct DeleteConversation {
+    /// The conversation.
+    pub conversation_id: i64,
+}
+
+/// Deletes conversations inactive for more than `days` days, in bounded batches so that
+/// writers are never held up for long. Answers how many were deleted.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<u64, StoreError>")]
+pub struct CleanupOldConversations {
+    /// Age limit in days (0 to 36500).
+    pub days: i64,
+}
+
+/// Exports one conversation in the guide's JSON document format.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<ExportDocument, StoreError>")]
+pub struct ExportConversation {
+    /// The conversation.
+    pub conversation_id: i64,
+}
+
+/// Exports the conversations after `after_id` (by id), `limit` at a time: the building
+/// block of a streamed export of everything in constant memory.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Vec<ExportDocument>, StoreError>")]
+pub struct ExportPage {
+    /// Start after this conversation id (0 for the first page).
+    pub after_id: i64,
+    /// Conversations per page (1 to 1000).
+    pub limit: i64,
+}
+
+/// What an import does when the user key already has a conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnConflict {
+    /// Keep the existing conversation and return it.
+    #[default]
+    Skip,
+    /// Delete the existing conversation and import the document in its place.
+    Replace,
+}
+
+/// Imports an export document (this store's or the Python original's), atomically: on
+/// any invalid field nothing is written.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Obtained, StoreError>")]
+pub struct ImportConversation {
+    /// The document, as parsed JSON.
+    pub document: serde_json::Value,
+    /// What to do when the user key exists.
+    pub on_conflict: OnConflict,
+}
+
+/// The guide's statistics.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Stats, StoreError>")]
+pub struct GetStats;
+
+/// Runs the backend's maintenance (SQLite: VACUUM, optimize, WAL checkpoint;
+/// PostgreSQL: VACUUM ANALYZE; MySQL: OPTIMIZE/ANALYZE TABLE).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<MaintenanceReport, StoreError>")]
+pub struct Vacuum;
+
+/// What [`Vacuum`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceReport {
+    /// The backend maintained.
+    pub backend: String,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+/// Sets or clears a conversation's summary.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Conversation, StoreError>")]
+pub struct SetSummary {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The summary; `None` clears it.
+    pub summary: Option<String>,
+}
+
+/// Sets or clears a conversation's active persona.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Conversation, StoreError>")]
+pub struct SetActivePersona {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The persona; `None` clears it.
+    pub persona_id: Option<String>,
+}
+
+/// Gets a conversation's active persona.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Option<String>, StoreError>")]
+pub struct GetActivePersona {
+    /// The conversation.
+    pub conversation_id: i64,
+}
+
+/// Whether a user is within a token budget (no conversation: 0 tokens used).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<BudgetStatus, StoreError>")]
+pub struct CheckTokenBudget {
+    /// The user.
+    pub user_key: String,
+    /// The budget (>= 0).
+    pub budget: i64,
+}

@@ -1,0 +1,222 @@
+//! The store's operations on conversations, each run on one connection (and, where it
+//! writes more than one statement, in one transaction).
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::db::models::{ConversationRow, NewConversationRow, NewMessageRow};
+use crate::db::{DbConn, conversations, dialect, messages};
+use crate::error::StoreError;
+use crate::model::{Conversation, Message, Stats};
+use crate::store::messages::{Obtained, OnConflict};
+use crate::transfer::{ExportDocument, ImportDocument};
+
+/// Conversations deleted per transaction by a cleanup.
+pub const CLEANUP_BATCH: i64 = 500;
+/// Messages read per query by an export.
+const EXPORT_PAGE: i64 = 1_000;
+
+/// The conversation `id`, or `NotFound`.
+pub async fn conversation(conn: &mut DbConn<'_>, id: i64) -> Result<Conversation, StoreError> {
+    conversations::find(conn, id)
+        .await?
+        .map(Conversation::from)
+        .ok_or_else(|| StoreError::conversation_not_found(id))
+}
+
+/// The conversation `id` after an update that touched `rows` rows (0: it does not exist).
+pub async fn updated(
+    conn: &mut DbConn<'_>,
+    id: i64,
+    rows: usize,
+) -> Result<Conversation, StoreError> {
+    if rows == 0 {
+        return Err(StoreError::conversation_not_found(id));
+    }
+    conversation(conn, id).await
+}
+
+/// Gets or creates the conversation of `user_key`. Race-free across processes: the
+/// UNIQUE user_key decides, and the loser of a race takes the winner's conversation.
+pub async fn get_or_create(
+    conn: &mut DbConn<'_>,
+    user_key: &str,
+    platform: &str,
+    chat_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Obtained, StoreError> {
+    if conversations::find_by_user(conn, user_key).await?.is_none() {
+        let row = NewConversationRow {
+            user_key,
+            platform,
+            chat_id,
+            created_at: now,
+            last_activity: now,
+            summary: None,
+            total_tokens: 0,
+            message_count: 0,
+            active_persona_id: None,
+        };
+        match dialect::insert_conversation(conn, &row).await {
+            Ok(id) => {
+                return Ok(Obtained {
+                    conversation: conversation(conn, id).await?,
+                    created: true,
+                });
+            }
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let existing: ConversationRow = conversations::find_by_user(conn, user_key)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("conversation of {user_key:?}")))?;
+    conversations::touch_identity(conn, existing.id, platform, chat_id, now).await?;
+    Ok(Obtained {
+        conversation: conversation(conn, existing.id).await?,
+        created: false,
+    })
+}
+
+/// Deletes the messages of `id` and resets its counters and summary; returns how many
+/// messages went. The conversation row is updated (locked) first, so that a concurrent
+/// save either lands before the clear or after it, never half-counted.
+pub async fn clear(conn: &mut DbConn<'_>, id: i64, now: NaiveDateTime) -> Result<u64, StoreError> {
+    if conversations::reset(conn, id, now).await? == 0 {
+        return Err(StoreError::conversation_not_found(id));
+    }
+    Ok(messages::delete_in(conn, &[id]).await? as u64)
+}
+
+/// Deletes conversation `id` and its messages.
+pub async fn delete(conn: &mut DbConn<'_>, id: i64) -> Result<(), StoreError> {
+    if conversations::delete(conn, &[id]).await? == 0 {
+        return Err(StoreError::conversation_not_found(id));
+    }
+    Ok(())
+}
+
+/// Deletes one batch of conversations inactive since before `cutoff`; returns how many
+/// went (fewer than [`CLEANUP_BATCH`]: the cleanup is done).
+pub async fn cleanup_batch(
+    conn: &mut DbConn<'_>,
+    cutoff: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    let ids = conversations::inactive_ids(conn, cutoff, CLEANUP_BATCH).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(conversations::delete_inactive(conn, &ids, cutoff).await?)
+}
+
+/// The cutoff of a cleanup of conversations older than `days` days.
+pub fn cleanup_cutoff(now: NaiveDateTime, days: i64) -> NaiveDateTime {
+    now - Duration::days(days)
+}
+
+/// The guide's statistics, from the conversations table alone (its counters move in
+/// the same transactions as the messages).
+pub async fn stats(conn: &mut DbConn<'_>) -> Result<Stats, StoreError> {
+    let (count, messages, tokens) = conversations::totals(conn).await?;
+    let longest = if count > 0 {
+        conversations::longest(conn).await?
+    } else {
+        None
+    };
+    let average = |total: i64| {
+        if count == 0 {
+            0.0
+        } else {
+            total as f64 / count as f64
+        }
+    };
+    Ok(Stats {
+        total_conversations: count,
+        total_messages: messages,
+        total_tokens: tokens,
+        average_messages_per_conversation: average(messages),
+        average_tokens_per_conversation: average(tokens),
+        longest_conversation_messages: longest.as_ref().map_or(0, |(_, n)| *n),
+        longest_conversation_user: longest.map(|(user, _)| user),
+    })
+}
+
+/// The export document of `row`'s conversation.
+pub async fn export(
+    conn: &mut DbConn<'_>,
+    row: ConversationRow,
+) -> Result<ExportDocument, StoreError> {
+    let mut all: Vec<Message> = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = messages::page(conn, row.id, after, EXPORT_PAGE).await?;
+        let full = page.len() as i64 == EXPORT_PAGE;
+        for message in page {
+            after = message.id;
+            all.push(Message::try_from(message)?);
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(ExportDocument::new(row.into(), all))
+}
+
+/// Imports a checked document (inside the caller's transaction).
+pub async fn import(
+    conn: &mut DbConn<'_>,
+    document: ImportDocument,
+    on_conflict: OnConflict,
+    now: NaiveDateTime,
+) -> Result<Obtained, StoreError> {
+    if let Some(existing) = conversations::find_by_user(conn, &document.user_key).await? {
+        match on_conflict {
+            OnConflict::Skip => {
+                return Ok(Obtained {
+                    conversation: existing.into(),
+                    created: false,
+                });
+            }
+            OnConflict::Replace => {
+                conversations::delete(conn, &[existing.id]).await?;
+            }
+        }
+    }
+    let first = document.messages.iter().filter_map(|m| m.timestamp).min();
+    let last = document.messages.iter().filter_map(|m| m.timestamp).max();
+    let created_at = document.created_at.or(first).unwrap_or(now);
+    let last_activity = document.last_activity.or(last).unwrap_or(created_at);
+    let message_tokens: i64 = document.messages.iter().map(|m| i64::from(m.tokens)).sum();
+    let row = NewConversationRow {
+        user_key: &document.user_key,
+        platform: &document.platform,
+        chat_id: document.chat_id.as_deref(),
+        created_at,
+        last_activity,
+        summary: document.summary.as_deref(),
+        total_tokens: document.total_tokens.unwrap_or(message_tokens),
+        message_count: document.messages.len() as i64,
+        active_persona_id: document.active_persona_id.as_deref(),
+    };
+    let id = dialect::insert_conversation(conn, &row).await?;
+    let rows: Vec<NewMessageRow> = document
+        .messages
+        .into_iter()
+        .map(|m| NewMessageRow {
+            conversation_id: id,
+            role: m.role.as_str().to_string(),
+            content: m.content,
+            timestamp: m.timestamp.unwrap_or(last_activity),
+            tokens: m.tokens,
+            metadata_json: m.metadata_json,
+            idempotency_key: m.idempotency_key,
+        })
+        .collect();
+    dialect::insert_messages(conn, &rows).await?;
+    Ok(Obtained {
+        conversation: conversation(conn, id).await?,
+        created: true,
+    })
+}

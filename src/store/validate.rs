@@ -1,0 +1,159 @@
+//! The rules input must follow before anything is written. Each check names the field
+//! it guards, so a caller can tell exactly what to fix.
+
+use crate::db::models::NewMessageRow;
+use crate::error::StoreError;
+use crate::store::messages::NewMessage;
+
+/// Longest user key, chat id, persona id and idempotency key, in characters.
+pub const MAX_KEY_CHARS: usize = 255;
+/// Longest platform name, in characters.
+pub const MAX_PLATFORM_CHARS: usize = 50;
+/// Largest `max_turns` a history request may ask for.
+pub const MAX_TURNS: i64 = 10_000;
+/// Largest `max_messages` a history request may ask for.
+pub const MAX_MESSAGES: i64 = 100_000;
+/// Largest `max_tokens` a history request may ask for.
+pub const MAX_TOKENS_WINDOW: i64 = 1_000_000_000;
+/// Most messages one `SaveMessages` may carry.
+pub const MAX_BATCH_MESSAGES: usize = 1_000;
+/// Largest page of a listing or an export.
+pub const MAX_PAGE: i64 = 1_000;
+/// Largest token usage one call may add.
+pub const MAX_USAGE: i64 = 1_000_000_000_000;
+
+/// A conversation id: a positive 64-bit integer.
+pub fn conversation_id(id: i64) -> Result<i64, StoreError> {
+    positive("conversation_id", id)
+}
+
+/// A positive id in `field`.
+pub fn positive(field: &str, id: i64) -> Result<i64, StoreError> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(StoreError::invalid(field, "must be a positive integer"))
+    }
+}
+
+/// A user key: 1 to 255 characters, no control characters.
+pub fn user_key(key: &str) -> Result<&str, StoreError> {
+    identifier("user_key", key, MAX_KEY_CHARS)
+}
+
+/// A platform name: 1 to 50 characters, no control characters.
+pub fn platform(name: &str) -> Result<&str, StoreError> {
+    identifier("platform", name, MAX_PLATFORM_CHARS)
+}
+
+/// An optional identifier (chat id, persona id, idempotency key) in `field`.
+pub fn optional_identifier<'a>(
+    field: &str,
+    value: Option<&'a str>,
+) -> Result<Option<&'a str>, StoreError> {
+    value
+        .map(|v| identifier(field, v, MAX_KEY_CHARS))
+        .transpose()
+}
+
+/// A non-empty identifier of at most `max` characters without control characters.
+pub fn identifier<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, StoreError> {
+    if value.is_empty() {
+        return Err(StoreError::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(StoreError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(StoreError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value)
+}
+
+/// Free text (content, summary): at most `max_bytes` bytes and no NUL character, which
+/// PostgreSQL cannot store.
+pub fn text<'a>(field: &str, value: &'a str, max_bytes: usize) -> Result<&'a str, StoreError> {
+    if value.len() > max_bytes {
+        return Err(StoreError::invalid(
+            field,
+            format!("is {} bytes, more than the limit of {max_bytes}", value.len()),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(StoreError::invalid(field, "must not contain NUL characters"));
+    }
+    Ok(value)
+}
+
+/// A token count: 0 to 2^31-1.
+pub fn tokens(field: &str, tokens: i64) -> Result<i32, StoreError> {
+    if tokens < 0 {
+        return Err(StoreError::invalid(field, "must not be negative"));
+    }
+    i32::try_from(tokens)
+        .map_err(|_| StoreError::invalid(field, format!("must be at most {}", i32::MAX)))
+}
+
+/// Metadata: a JSON object or nothing; stored as JSON text.
+pub fn metadata(
+    field: &str,
+    metadata: Option<&serde_json::Value>,
+) -> Result<Option<String>, StoreError> {
+    match metadata {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(value @ serde_json::Value::Object(map)) => {
+            if map.is_empty() {
+                Ok(None)
+            } else {
+                let text = value.to_string();
+                if text.contains("\\u0000") {
+                    return Err(StoreError::invalid(field, "must not contain NUL characters"));
+                }
+                Ok(Some(text))
+            }
+        }
+        Some(_) => Err(StoreError::invalid(field, "must be a JSON object")),
+    }
+}
+
+/// A value in `1..=max` for `field`, or `None`.
+pub fn optional_range(field: &str, value: Option<i64>, max: i64) -> Result<Option<i64>, StoreError> {
+    match value {
+        Some(v) if !(1..=max).contains(&v) => Err(StoreError::invalid(
+            field,
+            format!("must be between 1 and {max}"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// A whole message to save into `conversation_id`, checked and turned into a row
+/// stamped `now`. `prefix` goes before field names (`messages[2].` in a batch).
+pub fn new_message(
+    prefix: &str,
+    conversation_id: i64,
+    message: &NewMessage,
+    max_content_bytes: usize,
+    now: chrono::NaiveDateTime,
+) -> Result<NewMessageRow, StoreError> {
+    let field = |name: &str| format!("{prefix}{name}");
+    Ok(NewMessageRow {
+        conversation_id,
+        role: message.role.as_str().to_string(),
+        content: text(&field("content"), &message.content, max_content_bytes)?.to_string(),
+        timestamp: now,
+        tokens: tokens(&field("tokens"), message.tokens)?,
+        metadata_json: metadata(&field("metadata"), message.metadata.as_ref())?,
+        idempotency_key: optional_identifier(
+            &field("idempotency_key"),
+            message.idempotency_key.as_deref(),
+        )?
+        .map(str::to_string),
+    })
+}

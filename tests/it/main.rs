@@ -1,0 +1,5 @@
+//! Integration tests: the store driven through its messages, on every backend.
+
+#[macro_use]
+mod helpers;
+mod smoke;
