@@ -1,1 +1,525 @@
-//! Configuration (placeholder until the loader lands below).
+//! Configuration: defaults < file (`--config` or `CONVSTORE_CONFIG`) < environment <
+//! flags. Every key is documented in the repository's `config.toml`. An unknown key or
+//! a bad value stops start-up with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{DbSettings, DbTarget};
+use crate::store::StoreSettings;
+
+/// Environment variables the guide and the HTTP contract name, and the key each sets.
+const ENV_ALIASES: [(&str, &str); 5] = [
+    ("CONVERSATION_DB_URL", "db_url"),
+    ("CONVERSATION_DATA_DIR", "data_dir"),
+    ("CONVSTORE_BIND", "http.bind"),
+    ("CONVSTORE_TOKEN", "http.token"),
+    ("CONVSTORE_ECHO", "echo"),
+];
+
+/// Prefix of the environment variables that set any key: `CONVSTORE_HTTP__BIND` sets
+/// `http.bind`, `CONVSTORE_CLEANUP_DAYS` sets `cleanup_days`.
+const ENV_PREFIX: &str = "CONVSTORE_";
+
+/// `CONVSTORE_*` variables that are not configuration keys.
+const ENV_NOT_KEYS: [&str; 1] = ["CONVSTORE_CONFIG"];
+
+/// What went wrong reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key is unknown or has a bad value.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn invalid(key: &str, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid(format!("{key}: {message}"))
+}
+
+/// The whole configuration. The top-level keys are the guide's.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The guide's switch: `false` turns persistence off, and `serve` exits at once.
+    pub enabled: bool,
+    /// Database URL; empty means SQLite at `<data_dir>/conversations.db`.
+    pub db_url: String,
+    /// Folder of the default SQLite file.
+    pub data_dir: PathBuf,
+    /// Scheduled and `/admin/cleanup` cleanups delete conversations idle this many days.
+    pub cleanup_days: i64,
+    /// History window when a request names none, in turns.
+    pub max_history_turns: i64,
+    /// Log every SQL statement.
+    pub echo: bool,
+    /// Connections and durability.
+    pub database: DatabaseConfig,
+    /// Size limits.
+    pub limits: LimitsConfig,
+    /// The HTTP server.
+    pub http: HttpConfig,
+    /// Scheduled jobs.
+    pub schedule: ScheduleConfig,
+}
+
+impl std::fmt::Debug for Config {
+    /// Shows everything but secrets (the token, a password in the URL).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("enabled", &self.enabled)
+            .field("db_url", &crate::db::redact(&self.db_url))
+            .field("data_dir", &self.data_dir)
+            .field("cleanup_days", &self.cleanup_days)
+            .field("max_history_turns", &self.max_history_turns)
+            .field("echo", &self.echo)
+            .field("database", &self.database)
+            .field("limits", &self.limits)
+            .field("http.bind", &self.http.bind)
+            .field("schedule", &self.schedule)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[database]`: connections and durability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Connections per pool (PostgreSQL/MySQL) or SQLite reader connections.
+    pub pool_size: usize,
+    /// How long to wait for a lock or a connection, in milliseconds.
+    pub busy_timeout_ms: u64,
+    /// SQLite `synchronous`: `full` (durable, default), `normal` or `off`.
+    pub sqlite_synchronous: String,
+}
+
+/// `[limits]`: sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest message content or summary, in bytes.
+    pub max_content_bytes: usize,
+    /// Largest JSON request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest NDJSON import body, in bytes.
+    pub max_import_bytes: usize,
+    /// Largest line of an NDJSON import, in bytes.
+    pub max_line_bytes: usize,
+}
+
+/// `[http]`: the server.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// Bearer token; empty means none (then only a loopback bind is allowed).
+    pub token: String,
+    /// File holding the token (first line), used when `token` is empty.
+    pub token_file: String,
+    /// Worker threads for HTTP.
+    pub workers: usize,
+    /// Seconds a client may take to send its request head before it is dropped.
+    pub client_request_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    pub keep_alive_secs: u64,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("bind", &self.bind)
+            .field("token", &if self.token.is_empty() { "" } else { "***" })
+            .field("token_file", &self.token_file)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[schedule]`: the scheduled jobs. An empty cron expression disables a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// When the cleanup runs (cron, with or without a leading seconds field).
+    pub cleanup: String,
+    /// When the maintenance (VACUUM ...) runs.
+    pub maintenance: String,
+    /// Folder where cleanups first archive what they delete (NDJSON); empty: none.
+    pub archive_dir: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            db_url: String::new(),
+            data_dir: PathBuf::from("data"),
+            cleanup_days: 30,
+            max_history_turns: 20,
+            echo: false,
+            database: DatabaseConfig::default(),
+            limits: LimitsConfig::default(),
+            http: HttpConfig::default(),
+            schedule: ScheduleConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            pool_size: 8,
+            busy_timeout_ms: 5_000,
+            sqlite_synchronous: "full".into(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_content_bytes: 1024 * 1024,
+            max_body_bytes: 2 * 1024 * 1024,
+            max_import_bytes: 1024 * 1024 * 1024,
+            max_line_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            bind: "127.0.0.1:8377".into(),
+            token: String::new(),
+            token_file: String::new(),
+            workers: 2,
+            client_request_timeout_secs: 10,
+            keep_alive_secs: 30,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            cleanup: "0 0 3 * * *".into(),
+            maintenance: "0 30 4 * * Sun".into(),
+            archive_dir: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` (or `CONVSTORE_CONFIG`), then the
+    /// environment; then validates it.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env_file = std::env::var_os("CONVSTORE_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let mut table = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, std::env::vars())?;
+        let config = Config::from_table(table)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a configuration from TOML text (no environment), validated.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let table =
+            toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let config = Config::from_table(table)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Config, ConfigError> {
+        Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Invalid(e.to_string().trim().to_string()))
+    }
+
+    /// Checks what serde cannot: the URL names a compiled-in backend, cron expressions
+    /// parse, limits are positive, the bind address parses.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.db_target()?;
+        if self.cleanup_days < 0 {
+            return Err(invalid("cleanup_days", "must not be negative"));
+        }
+        if !(1..=crate::store::validate::MAX_TURNS).contains(&self.max_history_turns) {
+            return Err(invalid("max_history_turns", "must be between 1 and 10000"));
+        }
+        if !["full", "normal", "off", "extra"].contains(&self.database.sqlite_synchronous.as_str())
+        {
+            return Err(invalid(
+                "database.sqlite_synchronous",
+                "must be full, normal, off or extra",
+            ));
+        }
+        for (key, value) in [
+            ("database.pool_size", self.database.pool_size),
+            (
+                "database.busy_timeout_ms",
+                self.database.busy_timeout_ms as usize,
+            ),
+            ("limits.max_content_bytes", self.limits.max_content_bytes),
+            ("limits.max_body_bytes", self.limits.max_body_bytes),
+            ("limits.max_import_bytes", self.limits.max_import_bytes),
+            ("limits.max_line_bytes", self.limits.max_line_bytes),
+            ("http.workers", self.http.workers),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be positive"));
+            }
+        }
+        self.bind_addr()?;
+        for (key, expression) in [
+            ("schedule.cleanup", &self.schedule.cleanup),
+            ("schedule.maintenance", &self.schedule.maintenance),
+        ] {
+            if !expression.trim().is_empty() {
+                parse_cron(expression).map_err(|e| invalid(key, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the database is.
+    pub fn db_target(&self) -> Result<DbTarget, ConfigError> {
+        DbTarget::parse(Some(&self.db_url), &self.data_dir).map_err(|e| invalid("db_url", e))
+    }
+
+    /// How to open the database.
+    pub fn db_settings(&self) -> Result<DbSettings, ConfigError> {
+        Ok(DbSettings {
+            target: self.db_target()?,
+            pool_size: self.database.pool_size,
+            busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
+            sqlite_synchronous: self.database.sqlite_synchronous.clone(),
+            echo: self.echo,
+        })
+    }
+
+    /// How the store behaves.
+    pub fn store_settings(&self) -> StoreSettings {
+        StoreSettings {
+            max_content_bytes: self.limits.max_content_bytes,
+            max_history_turns: self.max_history_turns,
+            archive_dir: non_empty(&self.schedule.archive_dir).map(PathBuf::from),
+        }
+    }
+
+    /// The address to listen on.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.http.bind.parse().map_err(|e| {
+            invalid(
+                "http.bind",
+                format!("{:?} is not an address:port ({e})", self.http.bind),
+            )
+        })
+    }
+
+    /// The bearer token: `http.token`, else the first line of `http.token_file`.
+    pub fn token(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(token) = non_empty(&self.http.token) {
+            return Ok(Some(token.to_string()));
+        }
+        let Some(path) = non_empty(&self.http.token_file) else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| invalid("http.token_file", format!("cannot read {path}: {e}")))?;
+        let token = text.lines().next().unwrap_or_default().trim().to_string();
+        if token.is_empty() {
+            return Err(invalid("http.token_file", format!("{path} holds no token")));
+        }
+        Ok(Some(token))
+    }
+}
+
+fn non_empty(value: &str) -> Option<&str> {
+    let value = value.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+/// Parses a cron expression; the classic five fields get a leading `0` seconds field.
+pub fn parse_cron(expression: &str) -> Result<cron::Schedule, String> {
+    let expression = expression.trim();
+    let full = if expression.split_whitespace().count() == 5 {
+        format!("0 {expression}")
+    } else {
+        expression.to_string()
+    };
+    full.parse::<cron::Schedule>()
+        .map_err(|e| format!("{expression:?} is not a cron expression: {e}"))
+}
+
+/// Overlays environment variables on the file's table. A value takes the type of the
+/// key's default, so `CONVSTORE_TOKEN=12345` stays a string.
+fn apply_env(
+    table: &mut toml::Table,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let defaults = toml::Table::try_from(Config::default())
+        .map_err(|e| ConfigError::Invalid(format!("defaults: {e}")))?;
+    for (name, raw) in vars {
+        let key = if let Some((_, key)) = ENV_ALIASES.iter().find(|(alias, _)| *alias == name) {
+            key.to_string()
+        } else if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
+            if ENV_NOT_KEYS.contains(&name.as_str()) {
+                continue;
+            }
+            let key = rest.to_ascii_lowercase().replace("__", ".");
+            if default_at(&defaults, &key).is_none() {
+                if rest.contains("__") {
+                    return Err(invalid(&name, "is not a configuration key"));
+                }
+                // Other CONVSTORE_ variables (a test's, a script's) are not ours.
+                continue;
+            }
+            key
+        } else {
+            continue;
+        };
+        let default = default_at(&defaults, &key)
+            .ok_or_else(|| invalid(&name, "is not a configuration key"))?;
+        let value = match default {
+            toml::Value::Integer(_) => toml::Value::Integer(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| invalid(&name, format!("{raw:?} is not an integer")))?,
+            ),
+            toml::Value::Boolean(_) => {
+                toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" | "on" => true,
+                    "false" | "0" | "no" | "off" => false,
+                    _ => return Err(invalid(&name, format!("{raw:?} is not true or false"))),
+                })
+            }
+            _ => toml::Value::String(raw),
+        };
+        set_at(table, &key, value);
+    }
+    Ok(())
+}
+
+fn default_at<'a>(defaults: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let (section, name) = match key.split_once('.') {
+        Some((section, name)) => (Some(section), name),
+        None => (None, key),
+    };
+    match section {
+        Some(section) => defaults.get(section)?.as_table()?.get(name),
+        None => defaults.get(name).filter(|v| !v.is_table()),
+    }
+}
+
+fn set_at(table: &mut toml::Table, key: &str, value: toml::Value) {
+    match key.split_once('.') {
+        Some((section, name)) => {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(inner) = entry {
+                inner.insert(name.to_string(), value);
+            }
+        }
+        None => {
+            table.insert(key.to_string(), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_the_default() {
+        let text = include_str!("../config.toml");
+        assert_eq!(Config::from_toml(text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let error = Config::from_toml("colour = 1").unwrap_err().to_string();
+        assert!(error.contains("colour"), "{error}");
+        let error = Config::from_toml("[http]\nport = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("port"), "{error}");
+        let error = Config::from_toml("[schedule]\ncleanup = \"every day\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("schedule.cleanup"), "{error}");
+        let error = Config::from_toml("[http]\nbind = \"nowhere\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("http.bind"), "{error}");
+        let error = Config::from_toml("cleanup_days = \"thirty\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("cleanup_days") || error.contains("integer"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file_with_typed_values() {
+        let mut table =
+            toml::from_str::<toml::Table>("cleanup_days = 7\n[http]\nbind = \"127.0.0.1:1\"")
+                .unwrap();
+        let vars = [
+            ("CONVERSATION_DB_URL", "sqlite:///x.db"),
+            ("CONVSTORE_TOKEN", "12345"),
+            ("CONVSTORE_CLEANUP_DAYS", "9"),
+            ("CONVSTORE_DATABASE__POOL_SIZE", "3"),
+            ("CONVSTORE_ECHO", "true"),
+            ("CONVSTORE_TEST_POSTGRES_URL", "ignored"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        apply_env(&mut table, vars.into_iter()).unwrap();
+        let config = Config::from_table(table).unwrap();
+        assert_eq!(config.db_url, "sqlite:///x.db");
+        assert_eq!(config.http.token, "12345");
+        assert_eq!(config.http.bind, "127.0.0.1:1");
+        assert_eq!(config.cleanup_days, 9);
+        assert_eq!(config.database.pool_size, 3);
+        assert!(config.echo);
+        let bad = [("CONVSTORE_HTTP__PORT".to_string(), "1".to_string())];
+        assert!(
+            apply_env(&mut toml::Table::new(), bad.into_iter())
+                .unwrap_err()
+                .to_string()
+                .contains("CONVSTORE_HTTP__PORT")
+        );
+    }
+
+    #[test]
+    fn five_field_cron_is_accepted() {
+        assert!(parse_cron("0 3 * * *").is_ok());
+        assert!(parse_cron("0 0 3 * * *").is_ok());
+        assert!(parse_cron("whenever").is_err());
+    }
+}

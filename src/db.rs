@@ -20,7 +20,7 @@ use diesel_async::{AsyncConnection, TransactionManager};
 use tracing::info;
 
 use crate::error::StoreError;
-pub use target::{Backend, DbTarget};
+pub use target::{Backend, DbTarget, redact};
 
 #[cfg(feature = "mysql")]
 use diesel_async::AsyncMysqlConnection;

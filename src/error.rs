@@ -47,9 +47,8 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(kind, info) => {
                 let message = info.message().to_string();
                 match kind {
-                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
-                        StoreError::Unavailable(message)
-                    }
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand => StoreError::Unavailable(message),
                     _ if is_transient(&message) => StoreError::Unavailable(message),
                     _ => StoreError::Internal(message),
                 }

@@ -8,11 +8,14 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("convstore needs at least one backend feature: sqlite, postgres or mysql");
 
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod model;
+pub mod scheduler;
 pub mod store;
+pub mod systemd;
 pub mod transfer;
 
 pub use error::StoreError;

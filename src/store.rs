@@ -24,6 +24,9 @@ pub struct StoreSettings {
     pub max_content_bytes: usize,
     /// The history window when a `LoadHistory` names none: this many turns. Default 20.
     pub max_history_turns: i64,
+    /// Folder where a cleanup first writes (and fsyncs) every conversation it is about
+    /// to delete, one NDJSON file a day; `None`: no archive.
+    pub archive_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for StoreSettings {
@@ -31,6 +34,7 @@ impl Default for StoreSettings {
         StoreSettings {
             max_content_bytes: 1024 * 1024,
             max_history_turns: 20,
+            archive_dir: None,
         }
     }
 }
@@ -77,7 +81,10 @@ pub struct StoreActor {
 
 impl StoreActor {
     /// Opens the database (migrating it) and starts the actor on the current arbiter.
-    pub async fn open(db: DbSettings, settings: StoreSettings) -> Result<Addr<StoreActor>, StoreError> {
+    pub async fn open(
+        db: DbSettings,
+        settings: StoreSettings,
+    ) -> Result<Addr<StoreActor>, StoreError> {
         let db = Db::open(db).await?;
         Ok(StoreActor::new(db, settings).start())
     }
@@ -116,9 +123,11 @@ impl StoreActor {
         let answer = self.writes.push(request);
         self.flush(ctx);
         async move {
-            answer
-                .await
-                .unwrap_or_else(|_| Err(StoreError::Internal("the store stopped before the commit".into())))
+            answer.await.unwrap_or_else(|_| {
+                Err(StoreError::Internal(
+                    "the store stopped before the commit".into(),
+                ))
+            })
         }
     }
 

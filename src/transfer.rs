@@ -138,7 +138,10 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
 
 /// Checks a document to import and reads it; the error names the first bad field
 /// (`conversation.user_key`, `messages[3].timestamp`, ...).
-pub fn read_document(document: &Value, max_content_bytes: usize) -> Result<ImportDocument, StoreError> {
+pub fn read_document(
+    document: &Value,
+    max_content_bytes: usize,
+) -> Result<ImportDocument, StoreError> {
     let root = document
         .as_object()
         .ok_or_else(|| StoreError::invalid("document", "must be a JSON object"))?;
@@ -164,7 +167,8 @@ pub fn read_document(document: &Value, max_content_bytes: usize) -> Result<Impor
         .map_err(|e| conversation.rename(e))?;
     let summary = conversation.optional_str("summary")?;
     if let Some(summary) = summary {
-        validate::text("summary", summary, max_content_bytes).map_err(|e| conversation.rename(e))?;
+        validate::text("summary", summary, max_content_bytes)
+            .map_err(|e| conversation.rename(e))?;
     }
     let total_tokens = conversation.optional_int("total_tokens")?;
     if total_tokens.is_some_and(|t| t < 0) {
@@ -180,32 +184,40 @@ pub fn read_document(document: &Value, max_content_bytes: usize) -> Result<Impor
     for (index, item) in items.iter().enumerate() {
         let prefix = format!("messages[{index}].");
         let Value::Object(map) = item else {
-            return Err(StoreError::invalid(format!("messages[{index}]"), "must be an object"));
+            return Err(StoreError::invalid(
+                format!("messages[{index}]"),
+                "must be an object",
+            ));
         };
         let fields = Fields::new(map, &prefix);
         if let Some(id) = fields.optional_int("id")?
-            && let Some(first) = ids.insert(id, index) {
-                return Err(StoreError::invalid(
-                    format!("{prefix}id"),
-                    format!("{id} repeats the id of messages[{first}]"),
-                ));
-            }
-        let role: Role = fields.required_str("role")?.parse().map_err(|e| fields.rename(e))?;
+            && let Some(first) = ids.insert(id, index)
+        {
+            return Err(StoreError::invalid(
+                format!("{prefix}id"),
+                format!("{id} repeats the id of messages[{first}]"),
+            ));
+        }
+        let role: Role = fields
+            .required_str("role")?
+            .parse()
+            .map_err(|e| fields.rename(e))?;
         let content = fields.required_str("content")?;
         validate::text("content", content, max_content_bytes).map_err(|e| fields.rename(e))?;
         let tokens = validate::tokens("tokens", fields.optional_int("tokens")?.unwrap_or(0))
             .map_err(|e| fields.rename(e))?;
-        let metadata = validate::metadata("metadata", map.get("metadata"))
-            .map_err(|e| fields.rename(e))?;
+        let metadata =
+            validate::metadata("metadata", map.get("metadata")).map_err(|e| fields.rename(e))?;
         let key = fields.optional_str("idempotency_key")?;
         validate::optional_identifier("idempotency_key", key).map_err(|e| fields.rename(e))?;
         if let Some(key) = key
-            && let Some(first) = keys.insert(key.to_string(), index) {
-                return Err(StoreError::invalid(
-                    format!("{prefix}idempotency_key"),
-                    format!("repeats the key of messages[{first}]"),
-                ));
-            }
+            && let Some(first) = keys.insert(key.to_string(), index)
+        {
+            return Err(StoreError::invalid(
+                format!("{prefix}idempotency_key"),
+                format!("repeats the key of messages[{first}]"),
+            ));
+        }
         messages.push(ImportedMessage {
             role,
             content: content.to_string(),

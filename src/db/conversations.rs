@@ -126,9 +126,11 @@ pub async fn reset(conn: &mut DbConn<'_>, id_: i64, now: NaiveDateTime) -> Query
 
 /// Deletes conversations (their messages go with them).
 pub async fn delete(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<usize> {
-    with_conn!(conn, |c| diesel::delete(conversations.filter(id.eq_any(ids)))
-        .execute(c)
-        .await)
+    with_conn!(conn, |c| diesel::delete(
+        conversations.filter(id.eq_any(ids))
+    )
+    .execute(c)
+    .await)
 }
 
 /// What [`list`] filters on.

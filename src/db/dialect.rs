@@ -74,9 +74,19 @@ pub async fn insert_conversation(
     let insert = diesel::insert_into(conversations::table).values(row);
     match conn {
         #[cfg(feature = "sqlite")]
-        DbConn::Sqlite(c) => insert.returning(conversations::id).get_result(&mut **c).await,
+        DbConn::Sqlite(c) => {
+            insert
+                .returning(conversations::id)
+                .get_result(&mut **c)
+                .await
+        }
         #[cfg(feature = "postgres")]
-        DbConn::Postgres(c) => insert.returning(conversations::id).get_result(&mut **c).await,
+        DbConn::Postgres(c) => {
+            insert
+                .returning(conversations::id)
+                .get_result(&mut **c)
+                .await
+        }
         #[cfg(feature = "mysql")]
         DbConn::Mysql(c) => {
             insert.execute(&mut **c).await?;
@@ -212,7 +222,8 @@ mod server {
     ) -> Result<usize, StoreError>
     where
         C: AsyncConnection + 'static,
-        AsyncConnectionWrapper<C>: Connection + MigrationHarness<<AsyncConnectionWrapper<C> as Connection>::Backend>,
+        AsyncConnectionWrapper<C>:
+            Connection + MigrationHarness<<AsyncConnectionWrapper<C> as Connection>::Backend>,
     {
         tokio::task::spawn_blocking(move || {
             let mut conn = <AsyncConnectionWrapper<C> as Connection>::establish(&url)?;

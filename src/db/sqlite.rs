@@ -94,7 +94,9 @@ impl SqlitePool {
             readers: Mutex::new(Vec::new()),
         };
         let mut writer = pool.connect()?;
-        run_sync(&mut writer, |c| c.batch_execute("PRAGMA journal_mode = WAL;"))?;
+        run_sync(&mut writer, |c| {
+            c.batch_execute("PRAGMA journal_mode = WAL;")
+        })?;
         *lock(&pool.writer) = Some(writer);
         Ok(Arc::new(pool))
     }
@@ -132,9 +134,9 @@ impl SqlitePool {
                 if writer.is_none() {
                     *writer = Some(self.connect()?);
                 }
-                let conn = writer.as_mut().ok_or_else(|| {
-                    StoreError::Internal("the SQLite writer is missing".into())
-                })?;
+                let conn = writer
+                    .as_mut()
+                    .ok_or_else(|| StoreError::Internal("the SQLite writer is missing".into()))?;
                 futures_executor::block_on(op(&mut DbConn::Sqlite(conn)))
             }
             Access::Read => {

@@ -110,7 +110,9 @@ impl DbTarget {
         } else {
             Err(StoreError::invalid(
                 "db_url",
-                format!("this build has no {backend} support: rebuild with the `{backend}` feature"),
+                format!(
+                    "this build has no {backend} support: rebuild with the `{backend}` feature"
+                ),
             ))
         }
     }

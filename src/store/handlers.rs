@@ -5,12 +5,12 @@ use std::time::Instant;
 
 use actix::prelude::*;
 
+use super::StoreActor;
 use super::history::{self, Window};
 use super::messages::*;
 use super::operations;
 use super::validate;
 use super::writes::WriteRequest;
-use super::StoreActor;
 use crate::db::models::NewMessageRow;
 use crate::db::{Access, DbConn, conversations};
 use crate::error::StoreError;
@@ -74,8 +74,8 @@ impl Handler<ListConversations> for StoreActor {
     type Result = Answer<ConversationPage>;
 
     fn handle(&mut self, msg: ListConversations, _: &mut Self::Context) -> Self::Result {
-        let checked = validate::optional_range("limit", msg.limit, validate::MAX_PAGE)
-            .and_then(|limit| {
+        let checked =
+            validate::optional_range("limit", msg.limit, validate::MAX_PAGE).and_then(|limit| {
                 msg.after_id
                     .map(|id| validate::positive("after_id", id))
                     .transpose()?;
@@ -151,7 +151,11 @@ impl Handler<SaveMessage> for StoreActor {
     type Result = Answer<SavedMessage>;
 
     fn handle(&mut self, msg: SaveMessage, ctx: &mut Self::Context) -> Self::Result {
-        let rows = match self.rows(msg.conversation_id, std::slice::from_ref(&msg.message), false) {
+        let rows = match self.rows(
+            msg.conversation_id,
+            std::slice::from_ref(&msg.message),
+            false,
+        ) {
             Ok(rows) => rows,
             Err(error) => return reject(error),
         };
@@ -163,9 +167,10 @@ impl Handler<SaveMessage> for StoreActor {
             ctx,
         );
         Box::pin(async move {
-            answer.await?.pop().ok_or_else(|| {
-                StoreError::Internal("a save produced no message".into())
-            })
+            answer
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::Internal("a save produced no message".into()))
         })
     }
 }
@@ -201,7 +206,11 @@ impl Handler<LoadHistory> for StoreActor {
         let checked = (|| {
             let id = validate::conversation_id(msg.conversation_id)?;
             let mut window = Window {
-                max_turns: validate::optional_range("max_turns", msg.max_turns, validate::MAX_TURNS)?,
+                max_turns: validate::optional_range(
+                    "max_turns",
+                    msg.max_turns,
+                    validate::MAX_TURNS,
+                )?,
                 max_messages: validate::optional_range(
                     "max_messages",
                     msg.max_messages,
@@ -213,10 +222,16 @@ impl Handler<LoadHistory> for StoreActor {
                     validate::MAX_TOKENS_WINDOW,
                 )?,
             };
-            if window.max_turns.is_none() && window.max_messages.is_none() && window.max_tokens.is_none() {
+            if window.max_turns.is_none()
+                && window.max_messages.is_none()
+                && window.max_tokens.is_none()
+            {
                 window.max_turns = Some(self.settings.max_history_turns);
             }
-            let before = msg.before_id.map(|b| validate::positive("before_id", b)).transpose()?;
+            let before = msg
+                .before_id
+                .map(|b| validate::positive("before_id", b))
+                .transpose()?;
             Ok((id, window, before))
         })();
         let (id, window, before) = match checked {
@@ -294,18 +309,20 @@ impl Handler<CleanupOldConversations> for StoreActor {
             return reject(StoreError::invalid("days", "must be between 0 and 36500"));
         }
         let cutoff = operations::cleanup_cutoff(now().naive_utc(), msg.days);
+        let archive = self.settings.archive_dir.clone();
         let db = self.db.clone();
         // One transaction per batch: saves get the writer between batches.
         Box::pin(async move {
             let mut deleted = 0u64;
             loop {
+                let archive = archive.clone();
                 let batch = db
                     .write_tx(async move |c: &mut DbConn<'_>| {
-                        operations::cleanup_batch(c, cutoff).await
+                        operations::cleanup_batch(c, cutoff, archive.as_deref()).await
                     })
                     .await?;
-                deleted += batch as u64;
-                if (batch as i64) < operations::CLEANUP_BATCH {
+                deleted += batch.deleted as u64;
+                if (batch.picked as i64) < operations::CLEANUP_BATCH {
                     return Ok(deleted);
                 }
             }
@@ -352,7 +369,8 @@ impl Handler<ImportConversation> for StoreActor {
     type Result = Answer<Obtained>;
 
     fn handle(&mut self, msg: ImportConversation, _: &mut Self::Context) -> Self::Result {
-        let document = match transfer::read_document(&msg.document, self.settings.max_content_bytes) {
+        let document = match transfer::read_document(&msg.document, self.settings.max_content_bytes)
+        {
             Ok(document) => document,
             Err(error) => return reject(error),
         };
@@ -371,7 +389,9 @@ impl Handler<GetStats> for StoreActor {
     type Result = Answer<Stats>;
 
     fn handle(&mut self, _: GetStats, _: &mut Self::Context) -> Self::Result {
-        self.run(Access::Read, async |c: &mut DbConn<'_>| operations::stats(c).await)
+        self.run(Access::Read, async |c: &mut DbConn<'_>| {
+            operations::stats(c).await
+        })
     }
 }
 
@@ -431,7 +451,8 @@ impl Handler<SetActivePersona> for StoreActor {
         let now = now().naive_utc();
         self.run(Access::Write, async move |c: &mut DbConn<'_>| {
             c.transaction(async |c: &mut DbConn<'_>| {
-                let rows = conversations::set_persona(c, id, msg.persona_id.as_deref(), now).await?;
+                let rows =
+                    conversations::set_persona(c, id, msg.persona_id.as_deref(), now).await?;
                 operations::updated(c, id, rows).await
             })
             .await
@@ -474,5 +495,14 @@ impl Handler<CheckTokenBudget> for StoreActor {
                 user_key: msg.user_key,
             })
         })
+    }
+}
+
+impl Handler<Shutdown> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        // `stopping` keeps the actor alive until the write queue is empty.
+        ctx.stop();
     }
 }

@@ -307,3 +307,8 @@ pub struct CheckTokenBudget {
     /// The budget (>= 0).
     pub budget: i64,
 }
+
+/// Stops the store once every queued save is committed and answered.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;

@@ -1,6 +1,8 @@
 //! The store's operations on conversations, each run on one connection (and, where it
 //! writes more than one statement, in one transaction).
 
+use std::path::Path;
+
 use chrono::{Duration, NaiveDateTime};
 
 use crate::db::models::{ConversationRow, NewConversationRow, NewMessageRow};
@@ -98,17 +100,63 @@ pub async fn delete(conn: &mut DbConn<'_>, id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Deletes one batch of conversations inactive since before `cutoff`; returns how many
-/// went (fewer than [`CLEANUP_BATCH`]: the cleanup is done).
+/// What one cleanup batch did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CleanupBatch {
+    /// Conversations picked as inactive; fewer than [`CLEANUP_BATCH`]: the cleanup is done.
+    pub picked: usize,
+    /// Conversations deleted (one touched since it was picked survives).
+    pub deleted: usize,
+}
+
+/// Deletes one batch of conversations inactive since before `cutoff` (inside the
+/// caller's transaction). With `archive`, the batch is first appended to the day's
+/// archive file and fsynced, so nothing is deleted that is not on disk elsewhere.
 pub async fn cleanup_batch(
     conn: &mut DbConn<'_>,
     cutoff: NaiveDateTime,
-) -> Result<usize, StoreError> {
+    archive: Option<&Path>,
+) -> Result<CleanupBatch, StoreError> {
     let ids = conversations::inactive_ids(conn, cutoff, CLEANUP_BATCH).await?;
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(CleanupBatch::default());
     }
-    Ok(conversations::delete_inactive(conn, &ids, cutoff).await?)
+    if let Some(dir) = archive {
+        let mut lines = Vec::new();
+        for &id in &ids {
+            if let Some(row) = conversations::find(conn, id).await? {
+                serde_json::to_writer(&mut lines, &export(conn, row).await?)
+                    .map_err(|e| StoreError::Internal(format!("cannot encode the archive: {e}")))?;
+                lines.push(b'\n');
+            }
+        }
+        append_durably(dir, &lines)?;
+    }
+    let deleted = conversations::delete_inactive(conn, &ids, cutoff).await?;
+    Ok(CleanupBatch {
+        picked: ids.len(),
+        deleted,
+    })
+}
+
+/// Appends `bytes` to today's archive file in `dir` and waits until they are on disk.
+fn append_durably(dir: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| {
+        StoreError::Internal(format!("cannot archive to {}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let path = dir.join(format!(
+        "cleanup-{}.ndjson",
+        chrono::Utc::now().format("%Y-%m-%d")
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)
 }
 
 /// The cutoff of a cleanup of conversations older than `days` days.

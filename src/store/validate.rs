@@ -82,11 +82,17 @@ pub fn text<'a>(field: &str, value: &'a str, max_bytes: usize) -> Result<&'a str
     if value.len() > max_bytes {
         return Err(StoreError::invalid(
             field,
-            format!("is {} bytes, more than the limit of {max_bytes}", value.len()),
+            format!(
+                "is {} bytes, more than the limit of {max_bytes}",
+                value.len()
+            ),
         ));
     }
     if value.contains('\0') {
-        return Err(StoreError::invalid(field, "must not contain NUL characters"));
+        return Err(StoreError::invalid(
+            field,
+            "must not contain NUL characters",
+        ));
     }
     Ok(value)
 }
@@ -113,7 +119,10 @@ pub fn metadata(
             } else {
                 let text = value.to_string();
                 if text.contains("\\u0000") {
-                    return Err(StoreError::invalid(field, "must not contain NUL characters"));
+                    return Err(StoreError::invalid(
+                        field,
+                        "must not contain NUL characters",
+                    ));
                 }
                 Ok(Some(text))
             }
@@ -123,7 +132,11 @@ pub fn metadata(
 }
 
 /// A value in `1..=max` for `field`, or `None`.
-pub fn optional_range(field: &str, value: Option<i64>, max: i64) -> Result<Option<i64>, StoreError> {
+pub fn optional_range(
+    field: &str,
+    value: Option<i64>,
+    max: i64,
+) -> Result<Option<i64>, StoreError> {
     match value {
         Some(v) if !(1..=max).contains(&v) => Err(StoreError::invalid(
             field,

@@ -112,9 +112,9 @@ async fn write_each(db: &Db, requests: &Arc<Vec<WriteRequest>>) -> Vec<WriteResu
             rows: requests[index].rows.clone(),
         }]);
         let result = match write_all(db, single).await {
-            Ok(mut answer) => answer.pop().unwrap_or_else(|| {
-                Err(StoreError::Internal("a write produced no answer".into()))
-            }),
+            Ok(mut answer) => answer
+                .pop()
+                .unwrap_or_else(|| Err(StoreError::Internal("a write produced no answer".into()))),
             Err(error) => Err(error),
         };
         results.push(result);
@@ -259,7 +259,10 @@ async fn stored_by_key(
     let rows: Vec<MessageRow> = messages::with_keys(conn, ids, &keys).await?;
     rows.into_iter()
         .map(|row| {
-            let key = (row.conversation_id, row.idempotency_key.clone().unwrap_or_default());
+            let key = (
+                row.conversation_id,
+                row.idempotency_key.clone().unwrap_or_default(),
+            );
             Message::try_from(row).map(|message| (key, message))
         })
         .collect()

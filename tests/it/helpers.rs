@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use actix::Addr;
+use convstore::StoreActor;
 use convstore::db::{Backend, Db, DbSettings, DbTarget};
 use convstore::store::StoreSettings;
-use convstore::StoreActor;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 
 /// Environment variable with the PostgreSQL server URL tests may use.
@@ -39,7 +39,11 @@ impl TestDb {
                 })
             }
             Backend::Postgres | Backend::Mysql => {
-                let var = if backend == Backend::Postgres { POSTGRES_URL_VAR } else { MYSQL_URL_VAR };
+                let var = if backend == Backend::Postgres {
+                    POSTGRES_URL_VAR
+                } else {
+                    MYSQL_URL_VAR
+                };
                 let Ok(base) = std::env::var(var) else {
                     if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
                         panic!("{var} is not set, and {REQUIRE_VAR}=1 requires every backend");
@@ -67,7 +71,9 @@ impl TestDb {
 
     /// Opens (and migrates) the database.
     pub async fn open(&self) -> Db {
-        Db::open(self.settings()).await.expect("open the test database")
+        Db::open(self.settings())
+            .await
+            .expect("open the test database")
     }
 
     /// Starts a store on this database.
@@ -85,7 +91,12 @@ impl TestDb {
     /// Drops a server database (a SQLite file goes with its temporary folder).
     pub async fn drop_database(self) {
         if let Some((base, name)) = &self.server {
-            admin(self.target.backend(), base, &format!("DROP DATABASE IF EXISTS {name}")).await;
+            admin(
+                self.target.backend(),
+                base,
+                &format!("DROP DATABASE IF EXISTS {name}"),
+            )
+            .await;
         }
     }
 }
