@@ -53,6 +53,8 @@ pub enum Command {
     Cleanup(CleanupArgs),
     /// Run the backend's maintenance (VACUUM, ANALYZE, OPTIMIZE).
     Vacuum,
+    /// Measure throughput and latency on a fresh database (use a release build).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Flags of `serve`.
@@ -120,7 +122,8 @@ pub async fn run(cli: Cli) -> CliResult {
                 config.http.bind = bind;
             }
             config.validate()?;
-            Err("WIRING: serve lands with the HTTP API".into())
+            crate::app::serve(config).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             open(&config).await?;
@@ -144,6 +147,10 @@ pub async fn run(cli: Cli) -> CliResult {
                 .send(CleanupOldConversations { days })
                 .await??;
             println!("{}", serde_json::json!({ "deleted": deleted }));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            crate::bench::run(config, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Vacuum => {
@@ -245,12 +252,13 @@ async fn import(config: &Config, args: ImportArgs) -> CliResult {
 
 type Document = Result<serde_json::Value, String>;
 
+/// Labelled documents read from a file.
+type Documents = Box<dyn Iterator<Item = (String, Document)>>;
+
 /// The documents of a file, each with a label for error messages. NDJSON (one document
 /// per line) is read line by line, in constant memory; otherwise the file is one JSON
 /// document or an array of them.
-fn read_documents(
-    path: &Path,
-) -> Result<Box<dyn Iterator<Item = (String, Document)>>, Box<dyn Error>> {
+fn read_documents(path: &Path) -> Result<Documents, Box<dyn Error>> {
     let mut file = File::open(path)?;
     let mut first_line = String::new();
     BufReader::new(&mut file).read_line(&mut first_line)?;

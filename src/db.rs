@@ -259,14 +259,19 @@ impl Db {
             }
             #[cfg(feature = "postgres")]
             DbTarget::Postgres(url) => {
-                dialect::migrate_server::<AsyncPgConnection>(url.clone(), dialect::PG_MIGRATIONS)
-                    .await?
+                dialect::migrate_server::<AsyncPgConnection>(
+                    url.clone(),
+                    dialect::PG_MIGRATIONS,
+                    dialect::PG_MIGRATION_LOCK,
+                )
+                .await?
             }
             #[cfg(feature = "mysql")]
             DbTarget::Mysql(url) => {
                 dialect::migrate_server::<AsyncMysqlConnection>(
                     url.clone(),
                     dialect::MYSQL_MIGRATIONS,
+                    dialect::MYSQL_MIGRATION_LOCK,
                 )
                 .await?
             }

@@ -67,10 +67,11 @@ impl From<diesel::ConnectionError> for StoreError {
     }
 }
 
-/// Whether a database message describes a condition that passes (a lock, a lost
-/// connection, a server shutting down) rather than a fault in the request.
+/// Whether a database message describes a condition of the database itself (a lock, a
+/// lost connection, a server shutting down, a full or read-only disk) rather than a
+/// fault in the request or a bug: those answer `Unavailable` (HTTP 503).
 fn is_transient(message: &str) -> bool {
-    const MARKERS: [&str; 9] = [
+    const MARKERS: [&str; 13] = [
         "database is locked",
         "database table is locked",
         "busy",
@@ -80,6 +81,10 @@ fn is_transient(message: &str) -> bool {
         "broken pipe",
         "deadlock",
         "lock wait timeout",
+        "readonly database",
+        "unable to open",
+        "disk i/o error",
+        "disk is full",
     ];
     let message = message.to_ascii_lowercase();
     MARKERS.iter().any(|marker| message.contains(marker))

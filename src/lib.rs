@@ -8,10 +8,14 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("convstore needs at least one backend feature: sqlite, postgres or mysql");
 
+pub mod api;
+pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod scheduler;
 pub mod store;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::StoreError;
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The person talking to the bot. A `user` message starts a turn.
@@ -59,7 +59,7 @@ impl FromStr for Role {
 }
 
 /// A conversation with one user: its identity, counters, summary and persona.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversation {
     /// Primary key.
     pub id: i64,
@@ -86,7 +86,7 @@ pub struct Conversation {
 }
 
 /// One stored message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     /// Primary key; ids grow with the order messages were saved.
     pub id: i64,
@@ -109,7 +109,7 @@ pub struct Message {
 }
 
 /// The guide's statistics over the whole store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stats {
     /// Number of conversations.
     pub total_conversations: i64,
@@ -128,7 +128,7 @@ pub struct Stats {
 }
 
 /// What `CheckTokenBudget` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BudgetStatus {
     /// The user asked about.
     pub user_key: String,

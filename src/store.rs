@@ -17,6 +17,10 @@ use crate::db::{Access, Db, DbConn, DbSettings};
 use crate::error::StoreError;
 use writes::{WriteQueue, WriteRequest, WriteResult};
 
+/// Messages that may wait in the store's mailbox before senders are held back. Saves
+/// wait there while a commit runs; a deep mailbox is what lets them be batched.
+const MAILBOX_CAPACITY: usize = 1 << 16;
+
 /// How the store behaves, beyond where its database is.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
@@ -131,19 +135,25 @@ impl StoreActor {
         }
     }
 
-    /// Commits the next batch, if one waits and no commit runs; when it is done, looks
-    /// for the next.
+    /// Commits the next batch, if saves wait and no commit runs; when it is done, looks
+    /// for the next. The batch is taken one scheduler turn later, so that the senders
+    /// the last commit woke up get to queue their next saves into it.
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if let Some(batch) = self.writes.next_batch() {
-            let db = self.db.clone();
-            ctx.spawn(batch.commit(db).into_actor(self).map(|(), actor, ctx| {
+        if !self.writes.begin_flush() {
+            return;
+        }
+        let db = self.db.clone();
+        let commit = tokio::task::yield_now()
+            .into_actor(self)
+            .then(move |(), actor, _| actor.writes.take_batch().commit(db).into_actor(actor))
+            .map(|(), actor, ctx| {
                 actor.writes.flushed();
                 actor.flush(ctx);
                 if actor.stop_requested && actor.writes.is_idle() {
                     ctx.stop();
                 }
-            }));
-        }
+            });
+        ctx.spawn(commit);
     }
 }
 
@@ -151,8 +161,7 @@ impl Actor for StoreActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Senders queue behind a commit; a deep mailbox is what lets them be batched.
-        ctx.set_mailbox_capacity(usize::MAX);
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
     }
 
     /// Keeps the actor alive until every queued save is committed and answered.

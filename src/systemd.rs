@@ -41,13 +41,11 @@ pub fn watchdog() {
 /// one for this process.
 pub fn watchdog_interval() -> Option<Duration> {
     let micros: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    if let Some(pid) = std::env::var("WATCHDOG_PID")
+    let pid = std::env::var("WATCHDOG_PID")
         .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-    {
-        if pid != std::process::id() {
-            return None;
-        }
+        .and_then(|p| p.parse::<u32>().ok());
+    if pid.is_some_and(|pid| pid != std::process::id()) {
+        return None;
     }
     (micros > 0).then(|| Duration::from_micros(micros / 2))
 }

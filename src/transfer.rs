@@ -17,7 +17,7 @@ use crate::store::validate;
 pub const FORMAT: &str = "convstore/1";
 
 /// One conversation and all its messages, as exported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportDocument {
     /// Always [`FORMAT`].
     pub format: String,
@@ -28,7 +28,7 @@ pub struct ExportDocument {
 }
 
 /// A message inside an [`ExportDocument`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportedMessage {
     /// The id it had in the exporting store (ignored on import).
     pub id: i64,

@@ -125,8 +125,12 @@ pub async fn maintenance(conn: &mut DbConn<'_>) -> QueryResult<()> {
         }
         #[cfg(feature = "postgres")]
         DbConn::Postgres(c) => {
-            c.batch_execute("VACUUM ANALYZE conversations; VACUUM ANALYZE messages;")
-                .await
+            // One statement per call: several in one string form an implicit
+            // transaction, which VACUUM refuses.
+            for statement in ["VACUUM ANALYZE conversations", "VACUUM ANALYZE messages"] {
+                c.batch_execute(statement).await?;
+            }
+            Ok(())
         }
         #[cfg(feature = "mysql")]
         DbConn::Mysql(c) => {
@@ -214,11 +218,24 @@ mod server {
             .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))
     }
 
+    /// Taken before migrating PostgreSQL: daemons starting together on a fresh database
+    /// would otherwise race to create the same tables and all but one fail. Advisory
+    /// locks are per database and end with the session.
+    #[cfg(feature = "postgres")]
+    pub const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7235100)";
+
+    /// The same for MySQL, whose named locks are server-wide: the name holds the database.
+    #[cfg(feature = "mysql")]
+    pub const MYSQL_MIGRATION_LOCK: &str =
+        "DO GET_LOCK(LEFT(CONCAT('convstore_migrate:', DATABASE()), 64), 300)";
+
     /// Applies pending migrations on a fresh connection, on a blocking thread (the
-    /// migration harness is synchronous). Returns how many ran.
+    /// migration harness is synchronous), holding `lock` (a statement taking a session
+    /// lock) so that concurrent migrations run one after the other. Returns how many ran.
     pub async fn migrate_server<C>(
         url: String,
         migrations: EmbeddedMigrations,
+        lock: &'static str,
     ) -> Result<usize, StoreError>
     where
         C: AsyncConnection + 'static,
@@ -227,6 +244,7 @@ mod server {
     {
         tokio::task::spawn_blocking(move || {
             let mut conn = <AsyncConnectionWrapper<C> as Connection>::establish(&url)?;
+            diesel::connection::SimpleConnection::batch_execute(&mut conn, lock)?;
             conn.run_pending_migrations(migrations)
                 .map(|applied| applied.len())
                 .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))

@@ -485,12 +485,13 @@ impl Handler<CheckTokenBudget> for StoreActor {
             return reject(StoreError::invalid("budget", "must not be negative"));
         }
         self.run(Access::Read, async move |c: &mut DbConn<'_>| {
+            // As the guide has it: a user without a conversation is within any budget.
             let used = conversations::find_by_user(c, &msg.user_key)
                 .await?
-                .map_or(0, |row| row.total_tokens);
+                .map(|row| row.total_tokens);
             Ok(BudgetStatus {
-                within_budget: used < msg.budget,
-                total_tokens: used,
+                within_budget: used.is_none_or(|used| used < msg.budget),
+                total_tokens: used.unwrap_or(0),
                 budget: msg.budget,
                 user_key: msg.user_key,
             })

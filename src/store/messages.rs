@@ -62,7 +62,7 @@ pub struct ListConversations {
 }
 
 /// One page of [`ListConversations`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationPage {
     /// The conversations, most recently active first.
     pub conversations: Vec<Conversation>,
@@ -229,7 +229,7 @@ pub struct ExportPage {
 }
 
 /// What an import does when the user key already has a conversation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnConflict {
     /// Keep the existing conversation and return it.
@@ -262,7 +262,7 @@ pub struct GetStats;
 pub struct Vacuum;
 
 /// What [`Vacuum`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MaintenanceReport {
     /// The backend maintained.
     pub backend: String,

@@ -47,12 +47,19 @@ impl WriteQueue {
         answer
     }
 
-    /// The next batch to commit, if none is being committed and some wait. Marks the
-    /// queue as flushing until [`WriteQueue::flushed`].
-    pub fn next_batch(&mut self) -> Option<Batch> {
+    /// Marks a commit as running, if none runs and saves wait; `false` otherwise. The
+    /// queue stays marked until [`WriteQueue::flushed`].
+    pub fn begin_flush(&mut self) -> bool {
         if self.flushing || self.pending.is_empty() {
-            return None;
+            return false;
         }
+        self.flushing = true;
+        true
+    }
+
+    /// The saves of the running commit: those queued now, up to
+    /// `MAX_MESSAGES_PER_COMMIT` messages (at least one request).
+    pub fn take_batch(&mut self) -> Batch {
         let mut messages = 0;
         let mut take = 0;
         for pending in &self.pending {
@@ -62,8 +69,7 @@ impl WriteQueue {
             messages += pending.request.rows.len();
             take += 1;
         }
-        self.flushing = true;
-        Some(Batch(self.pending.drain(..take).collect()))
+        Batch(self.pending.drain(..take).collect())
     }
 
     /// Records that the running commit finished.

@@ -88,17 +88,57 @@ impl TestDb {
             .expect("open the test store")
     }
 
+    /// Rows in `table`, counted on a connection of its own rather than through a store,
+    /// so that tests can see what really is in the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let query = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"));
+        let counted = match &self.target {
+            DbTarget::Sqlite(path) => {
+                use diesel::{Connection, RunQueryDsl};
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .expect("open the SQLite test database");
+                query.get_result::<RowCount>(&mut conn)
+            }
+            DbTarget::Postgres(url) => {
+                use diesel_async::RunQueryDsl;
+                let mut conn = diesel_async::AsyncPgConnection::establish(url)
+                    .await
+                    .expect("connect to the PostgreSQL test database");
+                query.get_result::<RowCount>(&mut conn).await
+            }
+            DbTarget::Mysql(url) => {
+                use diesel_async::RunQueryDsl;
+                let mut conn = diesel_async::AsyncMysqlConnection::establish(url)
+                    .await
+                    .expect("connect to the MySQL test database");
+                query.get_result::<RowCount>(&mut conn).await
+            }
+        };
+        counted.expect("count rows").n
+    }
+
     /// Drops a server database (a SQLite file goes with its temporary folder).
     pub async fn drop_database(self) {
         if let Some((base, name)) = &self.server {
+            // A store still shutting down may hold connections to it.
+            let force = match self.target.backend() {
+                Backend::Postgres => " WITH (FORCE)",
+                _ => "",
+            };
             admin(
                 self.target.backend(),
                 base,
-                &format!("DROP DATABASE IF EXISTS {name}"),
+                &format!("DROP DATABASE IF EXISTS {name}{force}"),
             )
             .await;
         }
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct RowCount {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 fn unique_name() -> String {

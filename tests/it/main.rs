@@ -2,4 +2,16 @@
 
 #[macro_use]
 mod helpers;
-mod smoke;
+mod support;
+
+mod api;
+mod concurrency;
+mod conversations;
+mod daemon;
+mod history;
+mod maintenance;
+mod outage;
+mod saving;
+mod scheduler;
+mod transfer;
+mod validation;

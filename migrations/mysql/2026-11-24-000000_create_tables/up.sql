@@ -1,8 +1,10 @@
--- Conversations and their messages (MySQL / MariaDB, InnoDB, utf8mb4 with binary
--- collation so that user keys compare exactly, as they do on the other backends).
+-- Conversations and their messages (MySQL / MariaDB, InnoDB, utf8mb4). The unique keys
+-- (user_key, idempotency_key) are VARBINARY: compared byte for byte, as on the other
+-- backends; a text collation, even utf8mb4_bin, ignores trailing spaces (PAD SPACE).
+-- 1020 bytes hold the 255 characters the store allows.
 CREATE TABLE conversations (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    user_key VARCHAR(255) NOT NULL,
+    user_key VARBINARY(1020) NOT NULL,
     platform VARCHAR(50) NOT NULL,
     chat_id VARCHAR(255),
     created_at DATETIME(6) NOT NULL,
@@ -25,7 +27,7 @@ CREATE TABLE messages (
     timestamp DATETIME(6) NOT NULL,
     tokens INT NOT NULL DEFAULT 0,
     metadata_json MEDIUMTEXT,
-    idempotency_key VARCHAR(255),
+    idempotency_key VARBINARY(1020),
     KEY ix_messages_conversation_id_id (conversation_id, id),
     UNIQUE KEY ux_messages_idempotency (conversation_id, idempotency_key),
     CONSTRAINT fk_messages_conversation FOREIGN KEY (conversation_id)

@@ -1,0 +1,181 @@
+//! Routes on the messages of a conversation: save one (idempotently), save a batch, read
+//! the history window, clear.
+
+use actix_web::web::Data;
+use actix_web::{HttpResponse, delete, get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ask::ask;
+use super::error::ErrorResponses;
+use super::extract::{Body, ConversationId, Params};
+use super::{ApiError, ApiState, created_or_ok};
+use crate::error::StoreError;
+use crate::model::{Message, Role};
+use crate::store::messages::{
+    ClearConversation, LoadHistory, NewMessage, SaveMessage, SaveMessages,
+};
+
+/// A message to save, as a request carries it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MessageInput {
+    /// `user`, `assistant`, `system` or `tool`.
+    #[schema(value_type = Role)]
+    pub role: String,
+    /// The text.
+    pub content: String,
+    /// Token count (default 0).
+    #[serde(default)]
+    pub tokens: i64,
+    /// A JSON object (tool calls, model, ...); absent or `null`: none.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// The platform's message id: a repeat with the same key in the same conversation
+    /// returns the stored message and saves nothing.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+impl MessageInput {
+    /// The message to save; `prefix` goes before the field an error names
+    /// (`messages[2].` in a batch).
+    fn into_message(self, prefix: &str) -> Result<NewMessage, ApiError> {
+        let role: Role = self.role.parse().map_err(|error| match error {
+            StoreError::InvalidInput { field, message } => {
+                ApiError::invalid(format!("{prefix}{field}"), message)
+            }
+            other => ApiError::from(other),
+        })?;
+        Ok(NewMessage {
+            role,
+            content: self.content,
+            tokens: self.tokens,
+            metadata: self.metadata,
+            idempotency_key: self.idempotency_key,
+        })
+    }
+}
+
+/// Body of `POST /v1/conversations/{id}/messages/batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Batch {
+    /// The messages, in order (1 to 1000); saved all or nothing.
+    pub messages: Vec<MessageInput>,
+}
+
+/// A list of messages, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Messages {
+    /// The messages.
+    pub messages: Vec<Message>,
+}
+
+/// Query of `GET /v1/conversations/{id}/history`; when several windows are given, the
+/// smallest wins; with none, the configured number of turns.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// At most this many turns (a turn starts at a `user` message).
+    pub max_turns: Option<i64>,
+    /// At most this many messages.
+    pub max_messages: Option<i64>,
+    /// The newest whole turns whose tokens add up to at most this.
+    pub max_tokens: Option<i64>,
+    /// Only messages older than this message id (pages back).
+    pub before_id: Option<i64>,
+}
+
+/// Saves one message; with an `idempotency_key` already saved here, returns that one.
+#[utoipa::path(
+    tag = "messages",
+    params(ConversationId),
+    request_body = MessageInput,
+    responses(
+        (status = 201, description = "Saved", body = Message),
+        (status = 200, description = "The idempotency key was already saved; the stored message", body = Message),
+        ErrorResponses,
+    )
+)]
+#[post("/v1/conversations/{id}/messages")]
+pub async fn save(
+    state: Data<ApiState>,
+    id: ConversationId,
+    Body(body): Body<MessageInput>,
+) -> Result<HttpResponse, ApiError> {
+    let request = SaveMessage {
+        conversation_id: id.0,
+        message: body.into_message("")?,
+    };
+    let saved = ask(&state, request).await?;
+    Ok(created_or_ok(saved.created).json(saved.message))
+}
+
+/// Saves several messages, all or nothing (a tool call and its result land together).
+#[utoipa::path(
+    tag = "messages",
+    params(ConversationId),
+    request_body = Batch,
+    responses((status = 201, description = "Saved", body = Messages), ErrorResponses)
+)]
+#[post("/v1/conversations/{id}/messages/batch")]
+pub async fn save_batch(
+    state: Data<ApiState>,
+    id: ConversationId,
+    Body(body): Body<Batch>,
+) -> Result<HttpResponse, ApiError> {
+    let messages = body
+        .messages
+        .into_iter()
+        .enumerate()
+        .map(|(index, message)| message.into_message(&format!("messages[{index}].")))
+        .collect::<Result<_, _>>()?;
+    let request = SaveMessages {
+        conversation_id: id.0,
+        messages,
+    };
+    let saved = ask(&state, request).await?;
+    let messages = saved.into_iter().map(|saved| saved.message).collect();
+    Ok(HttpResponse::Created().json(Messages { messages }))
+}
+
+/// The recent history, oldest message first.
+#[utoipa::path(
+    tag = "messages",
+    params(ConversationId, HistoryQuery),
+    responses((status = 200, description = "OK", body = Messages), ErrorResponses)
+)]
+#[get("/v1/conversations/{id}/history")]
+pub async fn history(
+    state: Data<ApiState>,
+    id: ConversationId,
+    Params(query): Params<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let request = LoadHistory {
+        conversation_id: id.0,
+        max_turns: query.max_turns,
+        max_messages: query.max_messages,
+        max_tokens: query.max_tokens,
+        before_id: query.before_id,
+    };
+    let messages = ask(&state, request).await?;
+    Ok(HttpResponse::Ok().json(Messages { messages }))
+}
+
+/// Clears a conversation: messages deleted, counters and summary reset, record kept.
+#[utoipa::path(
+    tag = "messages",
+    params(ConversationId),
+    responses((status = 204, description = "Cleared"), ErrorResponses)
+)]
+#[delete("/v1/conversations/{id}/messages")]
+pub async fn clear(state: Data<ApiState>, id: ConversationId) -> Result<HttpResponse, ApiError> {
+    ask(
+        &state,
+        ClearConversation {
+            conversation_id: id.0,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,47 @@
+//! Read-only figures: the store's statistics and a user's token budget.
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpResponse, get};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::ask::ask;
+use super::error::ErrorResponses;
+use super::extract::Params;
+use super::{ApiError, ApiState};
+use crate::model::{BudgetStatus, Stats};
+use crate::store::messages::{CheckTokenBudget, GetStats};
+
+/// Query of `GET /v1/budget/{user_key}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BudgetQuery {
+    /// The budget in tokens (>= 0).
+    pub budget: i64,
+}
+
+/// The guide's statistics over the whole store (zeros on an empty store).
+#[utoipa::path(tag = "stats", responses((status = 200, description = "OK", body = Stats), ErrorResponses))]
+#[get("/v1/stats")]
+pub async fn stats(state: Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(ask(&state, GetStats).await?))
+}
+
+/// Whether a user's conversation is within a token budget (no conversation: 0 used).
+#[utoipa::path(
+    tag = "stats",
+    params(("user_key" = String, Path, description = "The user key, URL-encoded"), BudgetQuery),
+    responses((status = 200, description = "OK", body = BudgetStatus), ErrorResponses)
+)]
+#[get("/v1/budget/{user_key}")]
+pub async fn budget(
+    state: Data<ApiState>,
+    user_key: Path<String>,
+    Params(query): Params<BudgetQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let request = CheckTokenBudget {
+        user_key: user_key.into_inner(),
+        budget: query.budget,
+    };
+    Ok(HttpResponse::Ok().json(ask(&state, request).await?))
+}

@@ -1,0 +1,66 @@
+//! Export and import of one conversation, in the guide's JSON document format.
+
+use actix_web::web::{Data, Json};
+use actix_web::{HttpResponse, get, post};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::ask::ask;
+use super::error::ErrorResponses;
+use super::extract::{ConversationId, Params};
+use super::{ApiError, ApiState, created_or_ok};
+use crate::model::Conversation;
+use crate::store::messages::{ExportConversation, ImportConversation, OnConflict};
+use crate::transfer::ExportDocument;
+
+/// Query of the import routes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// What to do when the user key already has a conversation: `skip` (default) keeps
+    /// it, `replace` deletes it and imports the document.
+    pub on_conflict: Option<OnConflict>,
+}
+
+/// Exports a conversation and all its messages.
+#[utoipa::path(
+    tag = "transfer",
+    params(ConversationId),
+    responses((status = 200, description = "OK", body = ExportDocument), ErrorResponses)
+)]
+#[get("/v1/conversations/{id}/export")]
+pub async fn export(state: Data<ApiState>, id: ConversationId) -> Result<HttpResponse, ApiError> {
+    let document = ask(
+        &state,
+        ExportConversation {
+            conversation_id: id.0,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(document))
+}
+
+/// Imports an export document (this store's or the Python original's), atomically.
+#[utoipa::path(
+    tag = "transfer",
+    params(ImportQuery),
+    request_body = ExportDocument,
+    responses(
+        (status = 201, description = "Imported (or replaced)", body = Conversation),
+        (status = 200, description = "The user key exists; the existing conversation", body = Conversation),
+        ErrorResponses,
+    )
+)]
+#[post("/v1/import")]
+pub async fn import(
+    state: Data<ApiState>,
+    Params(query): Params<ImportQuery>,
+    document: Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let request = ImportConversation {
+        document: document.into_inner(),
+        on_conflict: query.on_conflict.unwrap_or_default(),
+    };
+    let obtained = ask(&state, request).await?;
+    Ok(created_or_ok(obtained.created).json(obtained.conversation))
+}

@@ -1,0 +1,350 @@
+//! The in-process workload: saves (one sender, then many), history reads on short and
+//! long conversations, statistics, cleanup under load, export and import.
+
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use futures_util::future::join_all;
+
+use super::fresh::{FreshDb, Scratch};
+use super::{BenchArgs, BenchReport};
+use crate::config::Config;
+use crate::db::{Access, Backend, Db, DbConn};
+use crate::model::Role;
+use crate::store::StoreActor;
+use crate::store::messages::*;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Message content of `bytes` bytes.
+pub fn content(bytes: usize) -> String {
+    let base = "The quick brown fox jumps over the lazy dog while the bot answers. ";
+    base.repeat(bytes / base.len() + 1)[..bytes].to_string()
+}
+
+/// A small deterministic random sequence (xorshift), enough to pick conversations.
+struct Picker(u64);
+
+impl Picker {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn message(i: usize, text: &str) -> NewMessage {
+    let role = if i.is_multiple_of(2) {
+        Role::User
+    } else {
+        Role::Assistant
+    };
+    NewMessage::new(role, text).tokens(30)
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_unstable();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index].as_secs_f64() * 1000.0
+}
+
+async fn save(
+    store: &Addr<StoreActor>,
+    conversation_id: i64,
+    message: NewMessage,
+) -> BenchResult<Duration> {
+    let started = Instant::now();
+    store
+        .send(SaveMessage {
+            conversation_id,
+            message,
+        })
+        .await??;
+    Ok(started.elapsed())
+}
+
+/// Runs the workload on fresh databases and fills the report (but the raw ceiling).
+pub async fn run(config: &Config, args: &BenchArgs, scratch: &Scratch) -> BenchResult<BenchReport> {
+    let text = content(args.content_bytes);
+    let main = FreshDb::create(config, scratch, "main").await?;
+    let db = Db::open(main.settings.clone()).await?;
+    let store = actix::Actor::start(StoreActor::new(db.clone(), config.store_settings()));
+    let mut report = BenchReport {
+        backend: db.backend().name().into(),
+        workload: format!(
+            "{} conversations x {} messages",
+            args.conversations, args.messages
+        ),
+        ..Default::default()
+    };
+
+    let mut ids = Vec::with_capacity(args.conversations);
+    for i in 0..args.conversations {
+        let obtained = store
+            .send(GetOrCreate {
+                user_key: format!("bench:{i}"),
+                platform: "bench".into(),
+                chat_id: None,
+            })
+            .await??;
+        ids.push(obtained.conversation.id);
+    }
+
+    // One sender.
+    let sequential = 2_000.min(args.conversations * args.messages);
+    let started = Instant::now();
+    for i in 0..sequential {
+        save(&store, ids[i % ids.len()], message(i, &text)).await?;
+    }
+    report.save_rate_seq = sequential as f64 / started.elapsed().as_secs_f64();
+
+    // Many senders, each owning every `concurrency`-th conversation.
+    let started = Instant::now();
+    let senders = (0..args.concurrency.max(1)).map(|sender| {
+        let store = store.clone();
+        let text = text.clone();
+        let mine: Vec<i64> = ids
+            .iter()
+            .skip(sender)
+            .step_by(args.concurrency.max(1))
+            .copied()
+            .collect();
+        async move {
+            for id in mine {
+                for i in 0..args.messages {
+                    save(&store, id, message(i, &text)).await?;
+                }
+            }
+            Ok::<_, Box<dyn std::error::Error>>(())
+        }
+    });
+    for result in join_all(senders).await {
+        result?;
+    }
+    report.save_rate_conc =
+        (args.conversations * args.messages) as f64 / started.elapsed().as_secs_f64();
+
+    // History reads.
+    let mut picker = Picker(0x9E37_79B9_7F4A_7C15);
+    let mut short = Vec::with_capacity(args.reads);
+    for _ in 0..args.reads {
+        short.push(history(&store, ids[picker.below(ids.len())]).await?);
+    }
+    report.load_history_p50_ms = percentile(&mut short, 0.50);
+    report.load_history_p99_ms = percentile(&mut short, 0.99);
+
+    let long_id = store
+        .send(GetOrCreate {
+            user_key: "bench:long".into(),
+            platform: "bench".into(),
+            chat_id: None,
+        })
+        .await??
+        .conversation
+        .id;
+    let mut loaded = 0;
+    while loaded < args.long_messages {
+        let batch = 1_000.min(args.long_messages - loaded);
+        let messages = (loaded..loaded + batch)
+            .map(|i| message(i, &text))
+            .collect();
+        store
+            .send(SaveMessages {
+                conversation_id: long_id,
+                messages,
+            })
+            .await??;
+        loaded += batch;
+    }
+    let mut long = Vec::with_capacity(args.reads);
+    for _ in 0..args.reads {
+        long.push(history(&store, long_id).await?);
+    }
+    report.load_history_long_p50_ms = percentile(&mut long, 0.50);
+    report.load_history_long_p99_ms = percentile(&mut long, 0.99);
+
+    report.get_stats_ms = time_stats(&store).await?;
+
+    // Export everything, then import it into an empty store.
+    let started = Instant::now();
+    let mut ndjson = Vec::new();
+    let mut after_id = 0;
+    loop {
+        let page = store
+            .send(ExportPage {
+                after_id,
+                limit: 100,
+            })
+            .await??;
+        for document in &page {
+            serde_json::to_writer(&mut ndjson, document)?;
+            ndjson.push(b'\n');
+            after_id = document.conversation.id;
+        }
+        if page.len() < 100 {
+            break;
+        }
+    }
+    report.export_mb_s = ndjson.len() as f64 / 1e6 / started.elapsed().as_secs_f64();
+    let target = FreshDb::create(config, scratch, "import").await?;
+    let imported_store = StoreActor::open(target.settings.clone(), config.store_settings()).await?;
+    let started = Instant::now();
+    let mut imported_messages = 0;
+    for line in ndjson.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let document: serde_json::Value = serde_json::from_slice(line)?;
+        imported_messages += document["messages"].as_array().map_or(0, Vec::len);
+        imported_store
+            .send(ImportConversation {
+                document,
+                on_conflict: OnConflict::Skip,
+            })
+            .await??;
+    }
+    report.import_msgs_s = imported_messages as f64 / started.elapsed().as_secs_f64();
+    drop(ndjson);
+    target.drop_database(config).await?;
+
+    // Cleanup of as many old conversations as there are recent ones, under saves.
+    let (rate, p99) = cleanup_under_load(&store, args, &ids, &text).await?;
+    report.cleanup_rate = rate;
+    report.cleanup_save_p99_ms = p99;
+
+    if let Some((conversations, messages)) = args.large {
+        let large = FreshDb::create(config, scratch, "large").await?;
+        let large_db = Db::open(large.settings.clone()).await?;
+        load_large(&large_db, conversations, messages).await?;
+        let large_store = actix::Actor::start(StoreActor::new(large_db, config.store_settings()));
+        report.get_stats_large_ms = Some(time_stats(&large_store).await?);
+        report.large_size = Some(format!(
+            "{conversations} conversations, {messages} messages"
+        ));
+        large.drop_database(config).await?;
+    }
+    main.drop_database(config).await?;
+    Ok(report)
+}
+
+async fn history(store: &Addr<StoreActor>, conversation_id: i64) -> BenchResult<Duration> {
+    let started = Instant::now();
+    store
+        .send(LoadHistory {
+            conversation_id,
+            max_turns: Some(10),
+            ..Default::default()
+        })
+        .await??;
+    Ok(started.elapsed())
+}
+
+async fn time_stats(store: &Addr<StoreActor>) -> BenchResult<f64> {
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        store.send(GetStats).await??;
+        samples.push(started.elapsed());
+    }
+    Ok(percentile(&mut samples, 0.5))
+}
+
+/// Imports old conversations, then deletes them with a cleanup while 8 senders keep
+/// saving; returns (messages deleted per second, p99 of those saves in ms).
+async fn cleanup_under_load(
+    store: &Addr<StoreActor>,
+    args: &BenchArgs,
+    recent: &[i64],
+    text: &str,
+) -> BenchResult<(f64, f64)> {
+    for i in 0..args.conversations {
+        let messages: Vec<serde_json::Value> = (0..args.messages)
+            .map(|m| serde_json::json!({"role": if m % 2 == 0 {"user"} else {"assistant"}, "content": text, "tokens": 30}))
+            .collect();
+        let document = serde_json::json!({
+            "conversation": {"user_key": format!("bench:old:{i}"), "platform": "bench", "last_activity": "2020-01-01T00:00:00Z"},
+            "messages": messages,
+        });
+        store
+            .send(ImportConversation {
+                document,
+                on_conflict: OnConflict::Skip,
+            })
+            .await??;
+    }
+    let done = std::rc::Rc::new(std::cell::Cell::new(false));
+    let savers = (0..8).map(|sender| {
+        let (store, done, text) = (store.clone(), done.clone(), text.to_string());
+        let id = recent[sender % recent.len()];
+        async move {
+            let mut latencies = Vec::new();
+            let mut i = 0;
+            while !done.get() {
+                latencies.push(save(&store, id, message(i, &text)).await?);
+                i += 1;
+            }
+            Ok::<_, Box<dyn std::error::Error>>(latencies)
+        }
+    });
+    let cleanup = async {
+        let started = Instant::now();
+        let deleted = store.send(CleanupOldConversations { days: 30 }).await;
+        let elapsed = started.elapsed();
+        done.set(true);
+        (deleted, elapsed)
+    };
+    let (savers, (deleted, elapsed)) = futures_util::join!(join_all(savers), cleanup);
+    let deleted = deleted??;
+    let mut latencies = Vec::new();
+    for result in savers {
+        latencies.extend(result?);
+    }
+    let messages = deleted as f64 * args.messages as f64;
+    Ok((
+        messages / elapsed.as_secs_f64(),
+        percentile(&mut latencies, 0.99),
+    ))
+}
+
+/// Fills a store with `conversations` conversations and `messages` messages by bulk SQL
+/// (counters consistent with the rows), the fastest honest way to reach that size.
+async fn load_large(db: &Db, conversations: u64, messages: u64) -> BenchResult<()> {
+    let per = (messages / conversations.max(1)).max(1);
+    let statements: Vec<String> = match db.backend() {
+        Backend::Sqlite => vec![
+            format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {conversations}) \
+                 INSERT INTO conversations (user_key, platform, created_at, last_activity, total_tokens, message_count) \
+                 SELECT 'large:' || i, 'bench', datetime('now'), datetime('now'), {per} * 30, {per} FROM n"
+            ),
+            format!(
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {conversations} * {per} - 1) \
+                 INSERT INTO messages (conversation_id, role, content, timestamp, tokens) \
+                 SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', datetime('now'), 30 FROM n"
+            ),
+        ],
+        Backend::Postgres => vec![
+            format!(
+                "INSERT INTO conversations (user_key, platform, created_at, last_activity, total_tokens, message_count) \
+                 SELECT 'large:' || i, 'bench', now(), now(), {per} * 30, {per} FROM generate_series(1, {conversations}) i"
+            ),
+            format!(
+                "INSERT INTO messages (conversation_id, role, content, timestamp, tokens) \
+                 SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', now(), 30 \
+                 FROM generate_series(0, {conversations} * {per} - 1) i"
+            ),
+            "ANALYZE conversations".into(),
+        ],
+        Backend::Mysql => return Err("--large is supported on SQLite and PostgreSQL".into()),
+    };
+    db.run(Access::Write, async move |conn: &mut DbConn<'_>| {
+        use diesel_async::SimpleAsyncConnection;
+        for statement in &statements {
+            crate::db::with_conn!(conn, |c| c.batch_execute(statement).await)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}

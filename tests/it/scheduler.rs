@@ -1,0 +1,135 @@
+//! The scheduler actor fires its jobs on their cron schedules and records each run.
+
+use std::time::Duration;
+
+use actix::Actor;
+use convstore::scheduler::{GetSchedule, JobKind, JobSpec, JobStatus, SchedulerActor};
+use convstore::store::messages::{GetConversationByUser, ImportConversation, OnConflict};
+
+use crate::helpers::TestDb;
+
+fn job(kind: JobKind, cron: &str) -> JobSpec {
+    JobSpec {
+        kind,
+        cron: cron.into(),
+    }
+}
+
+/// Polls the scheduler until `done` holds for the job `name`, for at most 10 seconds.
+async fn wait_for_job(
+    scheduler: &actix::Addr<SchedulerActor>,
+    name: &str,
+    done: impl Fn(&JobStatus) -> bool,
+) -> JobStatus {
+    for _ in 0..100 {
+        let jobs = scheduler
+            .send(GetSchedule)
+            .await
+            .expect("scheduler answers");
+        let job = jobs
+            .into_iter()
+            .find(|j| j.name == name)
+            .expect("job listed");
+        if done(&job) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {name} did not run within 10 seconds");
+}
+
+backend_test!(
+    fires_cleanup_and_maintenance_on_schedule,
+    async |db: &TestDb| {
+        let store = db.store().await;
+        let old = serde_json::json!({
+            "conversation": {"user_key": "old-user", "platform": "qq", "last_activity": "2020-01-01T00:00:00Z"},
+            "messages": [{"role": "user", "content": "hi", "timestamp": "2020-01-01T00:00:00Z"}]
+        });
+        store
+            .send(ImportConversation {
+                document: old,
+                on_conflict: OnConflict::Skip,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let scheduler = SchedulerActor::new(
+            store.clone(),
+            30,
+            vec![
+                job(JobKind::Cleanup, "* * * * * *"),
+                job(JobKind::Maintenance, "* * * * * *"),
+            ],
+        )
+        .unwrap()
+        .start();
+
+        let cleanup = wait_for_job(&scheduler, "cleanup", |j| j.runs_ok >= 1).await;
+        assert_eq!(cleanup.runs_failed, 0);
+        assert!(cleanup.enabled);
+        assert!(cleanup.last_run.is_some() && cleanup.last_duration_ms.is_some());
+        assert!(cleanup.next_run.is_some());
+        assert!(
+            cleanup
+                .last_result
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("ok: deleted"),
+            "{cleanup:?}"
+        );
+        let gone = store
+            .send(GetConversationByUser {
+                user_key: "old-user".into(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(gone.is_none(), "the cleanup deleted the old conversation");
+
+        let maintenance = wait_for_job(&scheduler, "maintenance", |j| {
+            j.runs_ok + j.runs_failed >= 1
+        })
+        .await;
+        assert_eq!(maintenance.runs_failed, 0, "{maintenance:?}");
+    }
+);
+
+backend_test!(disabled_job_never_runs, async |db: &TestDb| {
+    let store = db.store().await;
+    let scheduler = SchedulerActor::new(
+        store,
+        30,
+        vec![
+            job(JobKind::Cleanup, ""),
+            job(JobKind::Maintenance, "0 0 3 * * *"),
+        ],
+    )
+    .unwrap()
+    .start();
+    let jobs = scheduler.send(GetSchedule).await.unwrap();
+    let cleanup = jobs.iter().find(|j| j.name == "cleanup").unwrap();
+    assert!(!cleanup.enabled);
+    assert!(cleanup.next_run.is_none());
+    let maintenance = jobs.iter().find(|j| j.name == "maintenance").unwrap();
+    assert!(maintenance.enabled);
+    assert!(
+        maintenance
+            .next_run
+            .as_deref()
+            .unwrap_or_default()
+            .contains("T03:00:00")
+    );
+});
+
+#[actix_rt::test]
+async fn bad_cron_names_the_job() {
+    let db = TestDb::create(convstore::db::Backend::Sqlite)
+        .await
+        .unwrap();
+    let store = db.store().await;
+    let error = SchedulerActor::new(store, 30, vec![job(JobKind::Maintenance, "every sunday")])
+        .err()
+        .expect("a bad cron expression is refused");
+    assert!(error.contains("schedule.maintenance"), "{error}");
+}
