@@ -1,16 +1,21 @@
 //! Everything that differs between SQLite, PostgreSQL and MySQL, in one place: getting
-//! the id of a new row (RETURNING vs `LAST_INSERT_ID()`), the type of a `SUM`, the
-//! maintenance statements, the server pools and their migrations. Every other query is
-//! written once, in the table modules.
+//! the id of a new row (RETURNING vs `LAST_INSERT_ID()`), multi-row inserts, bind
+//! placeholders of hand-built SQL, the type of a `SUM`, the maintenance statements, the
+//! server pools and their migrations. Every other query is written once, in the table
+//! modules.
 
+use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use diesel::dsl::sql;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Timestamp};
 use diesel_async::RunQueryDsl;
 
 use super::models::{NewConversationRow, NewMessageRow};
 use super::schema::{conversations, messages};
-use super::{Backend, DbConn};
+use super::{Backend, DbConn, with_conn};
+
+/// Conversations whose counters one UPDATE moves.
+const COUNTERS_PER_UPDATE: usize = 500;
 
 /// Inserts a message and returns its id.
 pub async fn insert_message(conn: &mut DbConn<'_>, row: &NewMessageRow) -> QueryResult<i64> {
@@ -26,6 +31,129 @@ pub async fn insert_message(conn: &mut DbConn<'_>, row: &NewMessageRow) -> Query
             last_insert_id(c).await
         }
     }
+}
+
+/// Inserts messages and returns their ids, in the order of `rows`. PostgreSQL takes
+/// them in multi-row INSERTs (one round trip per chunk); SQLite, in process, and MySQL,
+/// whose multi-row inserts do not report every id, one statement per row.
+pub async fn insert_messages_returning_ids(
+    conn: &mut DbConn<'_>,
+    rows: &[NewMessageRow],
+) -> QueryResult<Vec<i64>> {
+    #[cfg(feature = "postgres")]
+    if let DbConn::Postgres(c) = conn {
+        let mut all = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut ids: Vec<i64> = diesel::insert_into(messages::table)
+                .values(chunk)
+                .returning(messages::id)
+                .get_results(&mut **c)
+                .await?;
+            // One INSERT draws its ids from the sequence row by row, in VALUES order.
+            ids.sort_unstable();
+            all.extend(ids);
+        }
+        return Ok(all);
+    }
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        ids.push(insert_message(conn, row).await?);
+    }
+    Ok(ids)
+}
+
+/// What one committed batch adds to one conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterDelta {
+    /// The conversation.
+    pub id: i64,
+    /// Messages added.
+    pub messages: i64,
+    /// Tokens added.
+    pub tokens: i64,
+    /// The new last activity.
+    pub last_activity: NaiveDateTime,
+}
+
+/// Moves the counters and last activity of many conversations. On the server backends
+/// one UPDATE (a CASE per column) does it, instead of a round trip per conversation;
+/// rows are matched by primary key, so concurrent batches lock them in the same (index)
+/// order. SQLite, in process, runs one cached statement per conversation, cheaper than
+/// parsing a statement whose text changes with every batch.
+pub async fn add_to_counters(conn: &mut DbConn<'_>, deltas: &[CounterDelta]) -> QueryResult<()> {
+    if conn.backend() == Backend::Sqlite {
+        for delta in deltas {
+            super::conversations::add_messages(
+                conn,
+                delta.id,
+                delta.messages,
+                delta.tokens,
+                delta.last_activity,
+            )
+            .await?;
+        }
+        return Ok(());
+    }
+    for chunk in deltas.chunks(COUNTERS_PER_UPDATE) {
+        let statement = counters_update(conn.backend(), chunk.len());
+        with_conn!(conn, |c| {
+            let mut query = diesel::sql_query(statement.as_str()).into_boxed();
+            for delta in chunk {
+                query = query
+                    .bind::<BigInt, _>(delta.id)
+                    .bind::<BigInt, _>(delta.messages);
+            }
+            for delta in chunk {
+                query = query
+                    .bind::<BigInt, _>(delta.id)
+                    .bind::<BigInt, _>(delta.tokens);
+            }
+            for delta in chunk {
+                query = query
+                    .bind::<BigInt, _>(delta.id)
+                    .bind::<Timestamp, _>(delta.last_activity);
+            }
+            for delta in chunk {
+                query = query.bind::<BigInt, _>(delta.id);
+            }
+            query.execute(c).await
+        })?;
+    }
+    Ok(())
+}
+
+/// The UPDATE of [`add_to_counters`] for `n` conversations, with the backend's bind
+/// placeholders (`?`, or `$1, $2, ...` on PostgreSQL).
+fn counters_update(backend: Backend, n: usize) -> String {
+    let mut bound = 0;
+    let mut next = || {
+        bound += 1;
+        match backend {
+            Backend::Postgres => format!("${bound}"),
+            Backend::Sqlite | Backend::Mysql => "?".to_string(),
+        }
+    };
+    let mut cases = |column: &str, add: bool| {
+        let arms: String = (0..n)
+            .map(|_| format!(" WHEN {} THEN {}", next(), next()))
+            .collect();
+        if add {
+            format!("{column} = {column} + CASE id{arms} END")
+        } else {
+            format!("{column} = CASE id{arms} END")
+        }
+    };
+    let sets = [
+        cases("message_count", true),
+        cases("total_tokens", true),
+        cases("last_activity", false),
+    ]
+    .join(", ");
+    let ids: Vec<String> = (0..n).map(|_| next()).collect();
+    format!(
+        "UPDATE conversations SET {sets} WHERE id IN ({})",
+        ids.join(", ")
+    )
 }
 
 /// Rows per multi-row INSERT on the server backends.

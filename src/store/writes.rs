@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use crate::db::dialect::CounterDelta;
 use crate::db::models::{MessageRow, NewMessageRow};
 use crate::db::{Db, DbConn, conversations, dialect, messages};
 use crate::error::StoreError;
@@ -166,8 +167,9 @@ async fn apply(
     let stored = stored_by_key(conn, requests, &ids).await?;
 
     let mut seen: HashMap<(i64, &str), (usize, usize)> = HashMap::new();
-    let mut deltas: BTreeMap<i64, (i64, i64, chrono::NaiveDateTime)> = BTreeMap::new();
+    let mut deltas: BTreeMap<i64, CounterDelta> = BTreeMap::new();
     let mut fates: Vec<Vec<Fate>> = Vec::with_capacity(requests.len());
+    let mut to_insert: Vec<(usize, usize)> = Vec::new();
     for (r, request) in requests.iter().enumerate() {
         if !existing.contains(&request.conversation_id) {
             fates.push(vec![Fate::Missing]);
@@ -190,30 +192,33 @@ async fn apply(
                 None => Fate::Insert,
             };
             if matches!(fate, Fate::Insert) {
-                let delta = deltas
-                    .entry(row.conversation_id)
-                    .or_insert((0, 0, row.timestamp));
-                delta.0 += 1;
-                delta.1 += i64::from(row.tokens);
-                delta.2 = delta.2.max(row.timestamp);
+                let delta = deltas.entry(row.conversation_id).or_insert(CounterDelta {
+                    id: row.conversation_id,
+                    messages: 0,
+                    tokens: 0,
+                    last_activity: row.timestamp,
+                });
+                delta.messages += 1;
+                delta.tokens += i64::from(row.tokens);
+                delta.last_activity = delta.last_activity.max(row.timestamp);
+                to_insert.push((r, m));
             }
             request_fates.push(fate);
         }
         fates.push(request_fates);
     }
 
-    for (&id, &(count, tokens, last)) in &deltas {
-        conversations::add_messages(conn, id, count, tokens, last).await?;
-    }
+    let deltas: Vec<CounterDelta> = deltas.into_values().collect();
+    dialect::add_to_counters(conn, &deltas).await?;
 
-    let mut inserted: HashMap<(usize, usize), Message> = HashMap::new();
-    for (r, request) in requests.iter().enumerate() {
-        for (m, row) in request.rows.iter().enumerate() {
-            if matches!(fates[r].get(m), Some(Fate::Insert)) {
-                let id = dialect::insert_message(conn, row).await?;
-                inserted.insert((r, m), row.stored(id)?);
-            }
-        }
+    let rows: Vec<NewMessageRow> = to_insert
+        .iter()
+        .map(|&(r, m)| requests[r].rows[m].clone())
+        .collect();
+    let ids = dialect::insert_messages_returning_ids(conn, &rows).await?;
+    let mut inserted: HashMap<(usize, usize), Message> = HashMap::with_capacity(ids.len());
+    for ((position, row), id) in to_insert.into_iter().zip(&rows).zip(ids) {
+        inserted.insert(position, row.stored(id)?);
     }
 
     let results = fates

@@ -26,4 +26,6 @@ CREATE TABLE messages (
     idempotency_key VARCHAR(255)
 );
 CREATE INDEX ix_messages_conversation_id_id ON messages (conversation_id, id);
-CREATE UNIQUE INDEX ux_messages_idempotency ON messages (conversation_id, idempotency_key);
+-- Partial: messages saved without a key (most of them) cost this index nothing.
+CREATE UNIQUE INDEX ux_messages_idempotency ON messages (conversation_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
