@@ -3,6 +3,7 @@
 //! ceiling is measured beside it, on the same machine, at the same moment.
 
 mod fresh;
+mod http;
 mod raw;
 mod workload;
 
@@ -41,6 +42,13 @@ pub struct BenchArgs {
     /// Folder for the SQLite files (default: a temporary folder, removed afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Drive the daemon at this URL over HTTP instead (saves and history reads), e.g.
+    /// http://127.0.0.1:8377. Its token comes from --token or $CONVSTORE_TOKEN.
+    #[arg(long)]
+    pub http: Option<String>,
+    /// Bearer token for --http.
+    #[arg(long, env = "CONVSTORE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 fn parse_size(text: &str) -> Result<(u64, u64), String> {
@@ -98,11 +106,15 @@ pub struct BenchReport {
     pub peak_rss_mb: f64,
 }
 
-/// Runs the benchmark and prints the report.
-pub async fn run(
-    config: Config,
-    args: BenchArgs,
-) -> Result<BenchReport, Box<dyn std::error::Error>> {
+/// Runs the benchmark (in process, or against a daemon with `--http`) and prints the
+/// report.
+pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(url) = &args.http {
+        let report = http::run(url, args.token.clone(), &args).await?;
+        eprintln!("{}", table(&report));
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
     let scratch = match &args.dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
@@ -117,7 +129,7 @@ pub async fn run(
     report.peak_rss_mb = peak_rss_mb();
     eprintln!("{}", table(&report));
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(report)
+    Ok(())
 }
 
 fn tempfile_dir() -> std::io::Result<PathBuf> {
@@ -142,7 +154,7 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn table(report: &BenchReport) -> String {
+fn table(report: &impl Serialize) -> String {
     let value = serde_json::to_value(report).unwrap_or_default();
     let mut out = String::from("figure                          value\n");
     if let serde_json::Value::Object(map) = value {

@@ -192,6 +192,13 @@ impl Metrics {
                 );
             }
         }
+
+        out.family(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the daemon.",
+        );
+        out.sample("process_resident_memory_bytes", &[], resident_bytes());
         out.text
     }
 
@@ -199,6 +206,15 @@ impl Metrics {
     fn lock(&self) -> MutexGuard<'_, Counters> {
         self.counters.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The process's resident memory (from /proc/self/statm), 0 where it is not readable.
+fn resident_bytes() -> u64 {
+    const PAGE_BYTES: u64 = 4096;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * PAGE_BYTES)
 }
 
 /// Text being written in the exposition format.

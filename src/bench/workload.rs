@@ -43,7 +43,8 @@ fn message(i: usize, text: &str) -> NewMessage {
     NewMessage::new(role, text).tokens(30)
 }
 
-fn percentile(samples: &mut [Duration], p: f64) -> f64 {
+/// The `p` quantile of `samples`, in milliseconds.
+pub fn percentile(samples: &mut [Duration], p: f64) -> f64 {
     if samples.is_empty() {
         return 0.0;
     }

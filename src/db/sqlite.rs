@@ -57,6 +57,7 @@ pub struct SqlitePool {
     instrumentation: InstrumentationFactory,
     writer: Mutex<Option<SqliteConn>>,
     readers: Mutex<Vec<SqliteConn>>,
+    reader_slots: tokio::sync::Semaphore,
 }
 
 impl SqlitePool {
@@ -92,6 +93,7 @@ impl SqlitePool {
             instrumentation,
             writer: Mutex::new(None),
             readers: Mutex::new(Vec::new()),
+            reader_slots: tokio::sync::Semaphore::new(settings.pool_size.max(1)),
         };
         let mut writer = pool.connect()?;
         run_sync(&mut writer, |c| {
@@ -118,6 +120,17 @@ impl SqlitePool {
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        // A read waits for one of `readers_max` slots before it takes a thread, so idle
+        // reader connections are reused instead of opened and dropped under load.
+        let _slot = match access {
+            Access::Read => Some(
+                self.reader_slots
+                    .acquire()
+                    .await
+                    .map_err(|e| StoreError::Internal(format!("reader slots closed: {e}")))?,
+            ),
+            Access::Write => None,
+        };
         let pool = self.clone();
         tokio::task::spawn_blocking(move || pool.run_blocking(access, op))
             .await

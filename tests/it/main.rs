@@ -5,13 +5,16 @@ mod helpers;
 mod support;
 
 mod api;
+mod bad_input;
 mod concurrency;
 mod conversations;
+mod crash;
 mod daemon;
 mod history;
 mod maintenance;
 mod outage;
 mod saving;
 mod scheduler;
+mod shape;
 mod transfer;
 mod validation;

@@ -1,0 +1,125 @@
+//! The shape of the work, not its speed: how many SQL statements a history read, a
+//! statistics call and a group commit issue must not grow with the data.
+
+use actix::Actor;
+use convstore::Role;
+use convstore::db::Db;
+use convstore::store::StoreActor;
+use convstore::store::messages::*;
+
+use crate::helpers::TestDb;
+use crate::support::{Store, ok, open_conversation, save_turns};
+
+/// Statements `db` runs while `work` runs.
+async fn statements_during(db: &Db, work: impl AsyncFnOnce()) -> u64 {
+    let before = db.statements_executed();
+    work().await;
+    db.statements_executed() - before
+}
+
+async fn read_tail(store: &Store, conversation_id: i64) {
+    ok(
+        store,
+        LoadHistory {
+            conversation_id,
+            max_turns: Some(5),
+            ..Default::default()
+        },
+    )
+    .await;
+}
+
+backend_test!(
+    history_reads_cost_the_window_not_the_conversation,
+    async |test: &TestDb| {
+        let db = test.open().await;
+        let store = StoreActor::new(db.clone(), Default::default()).start();
+        let short = open_conversation(&store, "short").await.id;
+        let long = open_conversation(&store, "long").await.id;
+        save_turns(&store, short, 6).await;
+        for _ in 0..10 {
+            let messages = (0..200)
+                .map(|i| {
+                    NewMessage::new(
+                        if i % 2 == 0 {
+                            Role::User
+                        } else {
+                            Role::Assistant
+                        },
+                        "x",
+                    )
+                })
+                .collect();
+            ok(
+                &store,
+                SaveMessages {
+                    conversation_id: long,
+                    messages,
+                },
+            )
+            .await;
+        }
+        let on_short = statements_during(&db, async || read_tail(&store, short).await).await;
+        let on_long = statements_during(&db, async || read_tail(&store, long).await).await;
+        assert_eq!(
+            on_short, on_long,
+            "a read of 5 turns of 2,000 messages issues as many statements as of 12"
+        );
+        assert!(
+            on_long <= 3,
+            "a short-window read issues {on_long} statements"
+        );
+    }
+);
+
+backend_test!(
+    stats_cost_does_not_grow_with_the_store,
+    async |test: &TestDb| {
+        let db = test.open().await;
+        let store = StoreActor::new(db.clone(), Default::default()).start();
+        let first = open_conversation(&store, "first").await.id;
+        save_turns(&store, first, 2).await;
+        let small = statements_during(&db, async || {
+            ok(&store, GetStats).await;
+        })
+        .await;
+        for i in 0..300 {
+            open_conversation(&store, &format!("user-{i}")).await;
+        }
+        let large = statements_during(&db, async || {
+            ok(&store, GetStats).await;
+        })
+        .await;
+        assert_eq!(small, large);
+        assert!(large <= 2, "stats issue {large} statements");
+    }
+);
+
+backend_test!(
+    a_group_commit_updates_each_conversation_once,
+    async |test: &TestDb| {
+        let db = test.open().await;
+        let store = StoreActor::new(db.clone(), Default::default()).start();
+        let id = open_conversation(&store, "batched").await.id;
+        let messages: Vec<NewMessage> = (0..100)
+            .map(|i| NewMessage::new(Role::User, format!("m{i}")))
+            .collect();
+        let statements = statements_during(&db, async || {
+            ok(
+                &store,
+                SaveMessages {
+                    conversation_id: id,
+                    messages,
+                },
+            )
+            .await;
+        })
+        .await;
+        // BEGIN, conversation check, one counter update, the inserts (one per row at most),
+        // COMMIT: never a counter update per message.
+        assert!(
+            statements <= 100 + 4,
+            "100 messages took {statements} statements"
+        );
+    }
+);
