@@ -17,14 +17,20 @@ pub async fn tail(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<MessageRow>> {
-    with_conn!(conn, |c| messages
-        .filter(conversation_id.eq(conversation))
-        .filter(id.lt(before.unwrap_or(i64::MAX)))
-        .order(id.desc())
-        .limit(limit)
-        .select(MessageRow::as_select())
-        .load(c)
-        .await)
+    // Without `before`, no `id < ?` bound at all: SQLite (STAT4) re-prepares a statement
+    // whose range bound changes, which would cost every read a parse.
+    with_conn!(conn, |c| {
+        let mut query = messages
+            .filter(conversation_id.eq(conversation))
+            .order(id.desc())
+            .limit(limit)
+            .select(MessageRow::as_select())
+            .into_boxed();
+        if let Some(before) = before {
+            query = query.filter(id.lt(before));
+        }
+        query.load(c).await
+    })
 }
 
 /// Messages of a conversation after `after_id`, oldest first: a page of an export.

@@ -91,7 +91,9 @@ backend_test!(
         })
         .await;
         assert_eq!(small, large);
-        assert!(large <= 2, "stats issue {large} statements");
+        // Totals and the longest conversation, plus the pool's liveness check of the
+        // connection on the server backends.
+        assert!(large <= 3, "stats issue {large} statements");
     }
 );
 
@@ -115,10 +117,16 @@ backend_test!(
             .await;
         })
         .await;
-        // BEGIN, conversation check, one counter update, the inserts (one per row at most),
-        // COMMIT: never a counter update per message.
+        // BEGIN, conversation check, one counter update, the inserts, COMMIT (and the
+        // pool's liveness check): never a counter update per message. MySQL asks for each
+        // new id with a second statement.
+        let per_row = if db.backend() == convstore::db::Backend::Mysql {
+            2
+        } else {
+            1
+        };
         assert!(
-            statements <= 100 + 4,
+            statements <= per_row * 100 + 5,
             "100 messages took {statements} statements"
         );
     }
