@@ -5,6 +5,7 @@ mod helpers;
 mod support;
 
 mod api;
+mod archive;
 mod bad_input;
 mod concurrency;
 mod conversations;
@@ -13,6 +14,7 @@ mod daemon;
 mod history;
 mod maintenance;
 mod outage;
+mod properties;
 mod saving;
 mod scheduler;
 mod shape;
