@@ -33,6 +33,7 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 use crate::StoreActor;
 use crate::metrics::Metrics;
 use crate::scheduler::GetSchedule;
+use crate::store::messages::OnConflict;
 
 /// Everything the HTTP layer needs.
 #[derive(Clone)]
@@ -127,7 +128,7 @@ macro_rules! routes {
         #[derive(utoipa::OpenApi)]
         #[openapi(
             paths($($open_module::$open,)* $($module::$handler),*),
-            components(schemas(ErrorBody)),
+            components(schemas(ErrorBody, OnConflict)),
             modifiers(&BearerAuth),
             security(("bearer" = [])),
         )]

@@ -114,7 +114,25 @@ impl DbConn<'_> {
         &mut self,
         body: impl AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.begin().await?;
+        self.within(Transaction::Write, body).await
+    }
+
+    /// Runs `body`, which only reads, on one consistent snapshot of the database, so
+    /// that a record and its messages read in several statements agree with each other
+    /// however many writes land meanwhile.
+    pub async fn read_snapshot<T>(
+        &mut self,
+        body: impl AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.within(Transaction::Snapshot, body).await
+    }
+
+    async fn within<T>(
+        &mut self,
+        kind: Transaction,
+        body: impl AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.begin(kind).await?;
         match body(self).await {
             Ok(value) => {
                 with_conn!(self, |c| commit(c).await)?;
@@ -129,22 +147,33 @@ impl DbConn<'_> {
         }
     }
 
-    async fn begin(&mut self) -> Result<(), StoreError> {
+    async fn begin(&mut self, kind: Transaction) -> Result<(), StoreError> {
+        let statement = dialect::begin_statement(self.backend(), kind == Transaction::Write);
         match self {
             #[cfg(feature = "sqlite")]
-            DbConn::Sqlite(c) => sqlite::begin_immediate(c).await?,
+            DbConn::Sqlite(c) => sqlite::begin(c, statement).await?,
             #[cfg(feature = "postgres")]
-            DbConn::Postgres(c) => begin(&mut **c).await?,
+            DbConn::Postgres(c) => {
+                diesel_async::AnsiTransactionManager::begin_transaction_sql(&mut **c, statement)
+                    .await?
+            }
             #[cfg(feature = "mysql")]
-            DbConn::Mysql(c) => begin(&mut **c).await?,
+            DbConn::Mysql(c) => {
+                diesel_async::AnsiTransactionManager::begin_transaction_sql(&mut **c, statement)
+                    .await?
+            }
         }
         Ok(())
     }
 }
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-async fn begin<C: AsyncConnection>(c: &mut C) -> diesel::QueryResult<()> {
-    C::TransactionManager::begin_transaction(c).await
+/// What a transaction is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    /// Writes.
+    Write,
+    /// Reads on one snapshot.
+    Snapshot,
 }
 
 async fn commit<C: AsyncConnection>(c: &mut C) -> diesel::QueryResult<()> {

@@ -18,7 +18,8 @@ use crate::store::messages::{CleanupOldConversations, MaintenanceReport, Vacuum}
 #[into_params(parameter_in = Query)]
 pub struct CleanupQuery {
     /// Delete conversations inactive for more than this many days (default: the
-    /// configured one).
+    /// configured one); 0 to 36500.
+    #[param(minimum = 0, maximum = 36_500)]
     pub days: Option<i64>,
 }
 

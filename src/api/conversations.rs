@@ -20,11 +20,26 @@ use crate::store::messages::{
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateConversation {
     /// Unique user identifier, e.g. `feishu:group:user123`.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub user_key: String,
     /// Platform name (feishu, qq, slack, ...); replaces the stored one.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub platform: String,
     /// Chat or group id; absent keeps the stored one.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub chat_id: Option<String>,
 }
 
@@ -37,15 +52,18 @@ pub struct ListQuery {
     /// Only this platform's conversations.
     pub platform: Option<String>,
     /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// The previous page's `next_after_id`.
+    #[param(minimum = 1)]
     pub after_id: Option<i64>,
 }
 
 /// Body of `POST /v1/conversations/{id}/usage`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Usage {
-    /// Tokens to add to the conversation's total (>= 0).
+    /// Tokens to add to the conversation's total (0 to 10^12).
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub tokens_used: i64,
 }
 
@@ -55,7 +73,7 @@ pub struct Summary {
     /// The new summary; `null` clears it. The key is required, so that a misspelt key
     /// does not clear the summary.
     #[serde(deserialize_with = "Option::deserialize")]
-    #[schema(required = true)]
+    #[schema(required = true, pattern = "^[^\\u0000]*$")]
     pub summary: Option<String>,
 }
 
@@ -64,7 +82,12 @@ pub struct Summary {
 pub struct Persona {
     /// The persona the bot now plays; `null` clears it. The key is required.
     #[serde(deserialize_with = "Option::deserialize")]
-    #[schema(required = true)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub persona_id: Option<String>,
 }
 
@@ -113,7 +136,7 @@ pub async fn read(state: Data<ApiState>, id: ConversationId) -> Result<HttpRespo
 /// Gets the conversation of a user (the key URL-encoded); 404 if there is none.
 #[utoipa::path(
     tag = "conversations",
-    params(("user_key" = String, Path, description = "The user key, URL-encoded")),
+    params(("user_key" = String, Path, description = "The user key, URL-encoded", min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")),
     responses((status = 200, description = "OK", body = Conversation), ErrorResponses)
 )]
 #[get("/v1/conversations/by-user/{user_key}")]

@@ -22,10 +22,12 @@ pub struct MessageInput {
     /// `user`, `assistant`, `system` or `tool`.
     #[schema(value_type = Role)]
     pub role: String,
-    /// The text.
+    /// The text (no NUL character; at most the configured size, 1 MiB by default).
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub content: String,
-    /// Token count (default 0).
+    /// Token count, 0 to 2^31-1 (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2_147_483_647)]
     pub tokens: i64,
     /// A JSON object (tool calls, model, ...); absent or `null`: none.
     #[serde(default)]
@@ -34,6 +36,11 @@ pub struct MessageInput {
     /// The platform's message id: a repeat with the same key in the same conversation
     /// returns the stored message and saves nothing.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub idempotency_key: Option<String>,
 }
 
@@ -61,6 +68,7 @@ impl MessageInput {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Batch {
     /// The messages, in order (1 to 1000); saved all or nothing.
+    #[schema(min_items = 1, max_items = 1000)]
     pub messages: Vec<MessageInput>,
 }
 
@@ -76,13 +84,17 @@ pub struct Messages {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// At most this many turns (a turn starts at a `user` message).
+    /// At most this many turns (a turn starts at a `user` message), 1 to 10000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub max_turns: Option<i64>,
-    /// At most this many messages.
+    /// At most this many messages, 1 to 100000.
+    #[param(minimum = 1, maximum = 100_000)]
     pub max_messages: Option<i64>,
-    /// The newest whole turns whose tokens add up to at most this.
+    /// The newest whole turns whose tokens add up to at most this, 1 to 10^9.
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub max_tokens: Option<i64>,
     /// Only messages older than this message id (pages back).
+    #[param(minimum = 1)]
     pub before_id: Option<i64>,
 }
 

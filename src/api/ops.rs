@@ -12,7 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::admin::jobs;
 use super::ask::ask;
 use super::error::ErrorResponses;
-use super::{ApiDoc, ApiError, ApiState};
+use super::{ApiDoc, ApiError, ApiState, ErrorBody};
 use crate::store::messages::GetConversationByUser;
 
 /// How long the readiness probe waits for the database.
@@ -60,7 +60,10 @@ pub async fn readyz(state: Data<ApiState>) -> Result<HttpResponse, ApiError> {
 /// Counters in the Prometheus text format.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        (status = 401, description = "A token is configured and was not presented", body = ErrorBody),
+    )
 )]
 #[get("/metrics")]
 pub async fn metrics(state: Data<ApiState>) -> HttpResponse {
@@ -77,7 +80,10 @@ pub async fn metrics(state: Data<ApiState>) -> HttpResponse {
 /// The OpenAPI 3 document of every route.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "OpenAPI 3 document", body = Object))
+    responses(
+        (status = 200, description = "OpenAPI 3 document", body = Object),
+        (status = 401, description = "A token is configured and was not presented", body = ErrorBody),
+    )
 )]
 #[get("/openapi.json")]
 pub async fn openapi() -> HttpResponse {

@@ -17,6 +17,7 @@ use crate::store::messages::{CheckTokenBudget, GetStats};
 #[into_params(parameter_in = Query)]
 pub struct BudgetQuery {
     /// The budget in tokens (>= 0).
+    #[param(minimum = 0)]
     pub budget: i64,
 }
 
@@ -30,7 +31,7 @@ pub async fn stats(state: Data<ApiState>) -> Result<HttpResponse, ApiError> {
 /// Whether a user's conversation is within a token budget (no conversation: 0 used).
 #[utoipa::path(
     tag = "stats",
-    params(("user_key" = String, Path, description = "The user key, URL-encoded"), BudgetQuery),
+    params(("user_key" = String, Path, description = "The user key, URL-encoded", min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"), BudgetQuery),
     responses((status = 200, description = "OK", body = BudgetStatus), ErrorResponses)
 )]
 #[get("/v1/budget/{user_key}")]

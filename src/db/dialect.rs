@@ -156,6 +156,21 @@ fn counters_update(backend: Backend, n: usize) -> String {
     )
 }
 
+/// The statement that opens a transaction: for writes, on SQLite one that takes the
+/// write lock at once (no lock upgrade can fail half-way when another process writes);
+/// for reads, one that sees a single snapshot (PostgreSQL defaults to READ COMMITTED,
+/// where each statement sees the latest commits).
+pub fn begin_statement(backend: Backend, write: bool) -> &'static str {
+    match (backend, write) {
+        (Backend::Sqlite, true) => "BEGIN IMMEDIATE",
+        (Backend::Sqlite, false) => "BEGIN DEFERRED",
+        (Backend::Postgres, true) => "BEGIN",
+        (Backend::Postgres, false) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        (Backend::Mysql, true) => "BEGIN",
+        (Backend::Mysql, false) => "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+    }
+}
+
 /// Rows per multi-row INSERT on the server backends.
 const ROWS_PER_INSERT: usize = 500;
 

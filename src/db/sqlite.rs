@@ -195,9 +195,9 @@ fn run_sync<R: Send + 'static>(
     Ok(futures_executor::block_on(conn.spawn_blocking(f))?)
 }
 
-/// Starts a write transaction that holds the write lock from its first statement.
-pub async fn begin_immediate(conn: &mut SqliteConn) -> diesel::QueryResult<()> {
-    conn.spawn_blocking(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))
+/// Starts a transaction with `statement` (see `dialect::begin_statement`).
+pub async fn begin(conn: &mut SqliteConn, statement: &'static str) -> diesel::QueryResult<()> {
+    conn.spawn_blocking(move |c| AnsiTransactionManager::begin_transaction_sql(c, statement))
         .await
 }
 

@@ -339,10 +339,13 @@ impl Handler<ExportConversation> for StoreActor {
             Err(error) => return reject(error),
         };
         self.run(Access::Read, async move |c: &mut DbConn<'_>| {
-            let row = conversations::find(c, id)
-                .await?
-                .ok_or_else(|| StoreError::conversation_not_found(id))?;
-            operations::export(c, row).await
+            c.read_snapshot(async |c: &mut DbConn<'_>| {
+                let row = conversations::find(c, id)
+                    .await?
+                    .ok_or_else(|| StoreError::conversation_not_found(id))?;
+                operations::export(c, row).await
+            })
+            .await
         })
     }
 }
@@ -355,12 +358,15 @@ impl Handler<ExportPage> for StoreActor {
             return reject(error);
         }
         self.run(Access::Read, async move |c: &mut DbConn<'_>| {
-            let rows = conversations::page_by_id(c, msg.after_id, msg.limit).await?;
-            let mut documents = Vec::with_capacity(rows.len());
-            for row in rows {
-                documents.push(operations::export(c, row).await?);
-            }
-            Ok(documents)
+            c.read_snapshot(async |c: &mut DbConn<'_>| {
+                let rows = conversations::page_by_id(c, msg.after_id, msg.limit).await?;
+                let mut documents = Vec::with_capacity(rows.len());
+                for row in rows {
+                    documents.push(operations::export(c, row).await?);
+                }
+                Ok(documents)
+            })
+            .await
         })
     }
 }

@@ -21,6 +21,8 @@ pub const MAX_BATCH_MESSAGES: usize = 1_000;
 pub const MAX_PAGE: i64 = 1_000;
 /// Largest token usage one call may add.
 pub const MAX_USAGE: i64 = 1_000_000_000_000;
+/// Deepest nesting of arrays and objects in metadata (the object itself is level 1).
+pub const MAX_METADATA_DEPTH: usize = 100;
 
 /// A conversation id: a positive 64-bit integer.
 pub fn conversation_id(id: i64) -> Result<i64, StoreError> {
@@ -117,17 +119,51 @@ pub fn metadata(
             if map.is_empty() {
                 Ok(None)
             } else {
-                let text = value.to_string();
-                if text.contains("\\u0000") {
+                // What is stored must read back: serde_json reads JSON nested at most
+                // 127 levels deep, and documents and answers wrap metadata in three.
+                if too_deep(value, MAX_METADATA_DEPTH) {
+                    return Err(StoreError::invalid(
+                        field,
+                        format!("must be nested at most {MAX_METADATA_DEPTH} levels deep"),
+                    ));
+                }
+                // Looked for in the value, not the JSON text: there the text `\u0000`
+                // (a backslash, then `u0000`) looks like an escaped NUL.
+                if contains_nul(value) {
                     return Err(StoreError::invalid(
                         field,
                         "must not contain NUL characters",
                     ));
                 }
-                Ok(Some(text))
+                Ok(Some(value.to_string()))
             }
         }
         Some(_) => Err(StoreError::invalid(field, "must be a JSON object")),
+    }
+}
+
+/// Whether `value` nests arrays and objects more than `levels` deep.
+fn too_deep(value: &serde_json::Value, levels: usize) -> bool {
+    match value {
+        serde_json::Value::Array(items) => {
+            levels == 0 || items.iter().any(|v| too_deep(v, levels - 1))
+        }
+        serde_json::Value::Object(map) => {
+            levels == 0 || map.values().any(|v| too_deep(v, levels - 1))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a string or key anywhere in `value` holds a NUL character.
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
     }
 }
 

@@ -1,0 +1,357 @@
+//! A SQLite file that another process holds locked, and a data directory the store
+//! cannot write: the store answers `Unavailable` after its busy timeout (no panic, no
+//! hang), writes nothing half-way, waits out a lock shorter than the timeout, and works
+//! again once the lock is gone; the binary refuses a data directory it cannot write with
+//! a message naming it.
+//!
+//! The other process is played by a plain diesel `SqliteConnection` on a thread of its
+//! own, holding `BEGIN EXCLUSIVE` on the same file, as a backup tool or a second daemon
+//! pointed at the same file would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use convstore::db::{Backend, DbSettings, DbTarget};
+use convstore::store::messages::*;
+use convstore::{Role, StoreActor, StoreError};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
+
+use crate::helpers::TestDb;
+use crate::support::*;
+
+/// The busy timeout of the store under the long lock.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+/// Longest a call may take while the file is locked: the busy timeout, twice over (a
+/// save may wait for the failed commit before it, then fail its own), with room for a
+/// loaded machine. Well below the time the lock is held, so a call that waited for the
+/// release instead of giving up fails the test.
+const PATIENCE: Duration = Duration::from_millis(1_900);
+/// How long the long lock is held at least.
+const LONG_LOCK: Duration = Duration::from_secs(2);
+
+/// `BEGIN EXCLUSIVE` held on a SQLite file by a connection of its own, on its own thread.
+struct ExclusiveLock {
+    taken_at: Instant,
+    release: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ExclusiveLock {
+    /// Takes the lock on `path`; it is released after `hold`, or earlier by
+    /// [`ExclusiveLock::release`]. Returns once the lock is held.
+    fn take(path: &Path, hold: Duration) -> ExclusiveLock {
+        let url = path.to_string_lossy().into_owned();
+        let (locked_tx, locked_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut conn = SqliteConnection::establish(&url).expect("open the file to lock");
+            conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN EXCLUSIVE")
+                .expect("BEGIN EXCLUSIVE");
+            locked_tx.send(Instant::now()).expect("report the lock");
+            // Released on a word from the test, when it is dropped, or after `hold`.
+            let _ = release_rx.recv_timeout(hold);
+            conn.batch_execute("ROLLBACK").expect("release the lock");
+        });
+        let taken_at = locked_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the lock was taken within 10 s");
+        ExclusiveLock {
+            taken_at,
+            release: Some(release_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Releases the lock and waits until it is released.
+    fn release(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        drop(self.release.take());
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("the lock holder ends cleanly");
+        }
+    }
+}
+
+impl Drop for ExclusiveLock {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn sqlite_path(db: &TestDb) -> PathBuf {
+    match &db.target {
+        DbTarget::Sqlite(path) => path.clone(),
+        other => panic!("a SQLite test database, not {other:?}"),
+    }
+}
+
+fn new_message(content: &str, tokens: i64) -> NewMessage {
+    NewMessage::new(Role::User, content).tokens(tokens)
+}
+
+#[track_caller]
+fn assert_unavailable<T: std::fmt::Debug>(what: &str, result: &Result<T, StoreError>) {
+    match result {
+        Err(StoreError::Unavailable(detail)) => assert!(
+            detail.contains("locked") || detail.contains("busy"),
+            "{what}: Unavailable should say the database is locked, says {detail:?}"
+        ),
+        other => panic!("{what}: expected Unavailable while the file is locked, got {other:?}"),
+    }
+}
+
+#[actix_rt::test]
+async fn a_locked_file_answers_unavailable_after_the_busy_timeout_then_recovers() {
+    let db = TestDb::create(Backend::Sqlite).await.expect("SQLite");
+    let store = StoreActor::open(
+        DbSettings {
+            busy_timeout: BUSY_TIMEOUT,
+            ..db.settings()
+        },
+        Default::default(),
+    )
+    .await
+    .expect("open the store");
+    let id = open_conversation(&store, "locking:user").await.id;
+    save_script(
+        &store,
+        id,
+        &[
+            (Role::User, "before 1", 3),
+            (Role::Assistant, "before 2", 5),
+            (Role::User, "before 3", 7),
+        ],
+    )
+    .await;
+    let before = snapshot(&db, &store).await;
+
+    let lock = ExclusiveLock::take(&sqlite_path(&db), Duration::from_secs(10));
+
+    // One save: it waits the busy timeout, then gives up.
+    let started = Instant::now();
+    let single = call(
+        &store,
+        SaveMessage {
+            conversation_id: id,
+            message: new_message("during the lock", 11),
+        },
+    )
+    .await;
+    let waited = started.elapsed();
+    assert_unavailable("a save", &single);
+    assert!(
+        waited >= BUSY_TIMEOUT.mul_f32(0.9),
+        "the save gave up after {waited:?}, before the busy timeout of {BUSY_TIMEOUT:?}"
+    );
+    assert!(
+        waited < PATIENCE,
+        "the save took {waited:?} to give up (busy timeout {BUSY_TIMEOUT:?})"
+    );
+
+    // Saves sent together, single ones and a batch: every one fails, none hangs.
+    let started = Instant::now();
+    let singles = (0..4).map(|n| {
+        call(
+            &store,
+            SaveMessage {
+                conversation_id: id,
+                message: new_message(&format!("concurrent {n}"), 13),
+            },
+        )
+    });
+    let batch = call(
+        &store,
+        SaveMessages {
+            conversation_id: id,
+            messages: vec![new_message("batch 1", 17), new_message("batch 2", 19)],
+        },
+    );
+    let (singles, batch) =
+        futures_util::future::join(futures_util::future::join_all(singles), batch).await;
+    for (n, result) in singles.iter().enumerate() {
+        assert_unavailable(&format!("concurrent save {n}"), result);
+    }
+    assert_unavailable("a batch", &batch);
+    assert!(
+        started.elapsed() < PATIENCE,
+        "the concurrent saves took {:?} to give up",
+        started.elapsed()
+    );
+
+    // Reads do not need the write lock: they answer at once (WAL).
+    let started = Instant::now();
+    let stats = ok(&store, GetStats).await;
+    assert_eq!(stats.total_messages, 3);
+    assert_eq!(all_messages(&store, id).await.len(), 3);
+    assert!(
+        started.elapsed() < BUSY_TIMEOUT,
+        "reads took {:?} during the lock",
+        started.elapsed()
+    );
+
+    // The lock is held about two seconds in all.
+    let held = lock.taken_at.elapsed();
+    if held < LONG_LOCK {
+        actix_rt::time::sleep(LONG_LOCK - held).await;
+    }
+    lock.release();
+
+    // Nothing of the failed calls was written, rows or counters.
+    assert_eq!(snapshot(&db, &store).await, before);
+
+    // The store works again, on the same connections, and counts exactly.
+    save(&store, id, Role::Assistant, "after 1", 23).await;
+    let saved = ok(
+        &store,
+        SaveMessages {
+            conversation_id: id,
+            messages: vec![new_message("after 2", 29), new_message("after 3", 31)],
+        },
+    )
+    .await;
+    assert_eq!(saved.len(), 2);
+    let conversation = conversation(&store, id).await;
+    assert_eq!(conversation.message_count, 6);
+    assert_eq!(conversation.total_tokens, 3 + 5 + 7 + 23 + 29 + 31);
+    assert_eq!(
+        contents(&all_messages(&store, id).await),
+        [
+            "before 1", "before 2", "before 3", "after 1", "after 2", "after 3"
+        ]
+    );
+    assert_eq!(db.count_rows("messages").await, 6);
+}
+
+#[actix_rt::test]
+async fn a_save_waits_out_a_lock_shorter_than_the_busy_timeout() {
+    let db = TestDb::create(Backend::Sqlite).await.expect("SQLite");
+    let busy_timeout = Duration::from_secs(5);
+    let store = StoreActor::open(
+        DbSettings {
+            busy_timeout,
+            ..db.settings()
+        },
+        Default::default(),
+    )
+    .await
+    .expect("open the store");
+    let id = open_conversation(&store, "locking:short").await.id;
+    save(&store, id, Role::User, "first", 2).await;
+
+    let short = Duration::from_millis(400);
+    let lock = ExclusiveLock::take(&sqlite_path(&db), short);
+    let started = Instant::now();
+    let saved = call(
+        &store,
+        SaveMessage {
+            conversation_id: id,
+            message: new_message("issued under a short lock", 3),
+        },
+    )
+    .await;
+    let waited = started.elapsed();
+    let since_lock = lock.taken_at.elapsed();
+    lock.release();
+
+    let saved = saved.expect("a save under a lock shorter than the busy timeout succeeds");
+    assert!(saved.created);
+    // It really waited for the lock: it was answered only after the lock was let go.
+    assert!(
+        since_lock >= short,
+        "the save was answered {since_lock:?} after the lock was taken, before its release at {short:?}"
+    );
+    assert!(
+        waited < busy_timeout,
+        "the save took {waited:?}, the whole busy timeout"
+    );
+    let conversation = conversation(&store, id).await;
+    assert_eq!(
+        (conversation.message_count, conversation.total_tokens),
+        (2, 5)
+    );
+    assert_eq!(db.count_rows("messages").await, 2);
+}
+
+/// Runs `convstore <command>` with `data_dir` as its data directory; returns whether it
+/// succeeded and its stderr. Fails the test if it runs longer than 30 s.
+fn run_with_data_dir(command: &str, data_dir: &Path, extra: &[(&str, String)]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("a working directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convstore"));
+    child
+        .arg(command)
+        .current_dir(dir.path())
+        .env_remove("CONVERSATION_DB_URL")
+        .env_remove("CONVSTORE_CONFIG")
+        .env_remove("NOTIFY_SOCKET")
+        .env("CONVERSATION_DATA_DIR", data_dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in extra {
+        child.env(name, value);
+    }
+    let mut child = child.spawn().expect("start convstore");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for convstore") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("convstore {command} with data dir {data_dir:?} did not exit within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    (status.success(), stderr)
+}
+
+// Tests run as root, which ignores permission bits, so an unwritable directory is made
+// of procfs: nothing can be created in it, not even by root.
+#[test]
+fn a_data_directory_that_cannot_be_created_is_refused_by_name() {
+    let data_dir = Path::new("/proc/convstore-test/data");
+    let (succeeded, stderr) = run_with_data_dir("migrate", data_dir, &[]);
+    assert!(!succeeded, "migrate succeeded on {data_dir:?}\n{stderr}");
+    assert!(
+        stderr.contains("cannot create /proc/convstore-test"),
+        "the error names the directory:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_data_directory_where_no_file_can_be_created_is_refused_by_name() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let bind = [("CONVSTORE_BIND", format!("127.0.0.1:{port}"))];
+    for command in ["migrate", "serve"] {
+        let (succeeded, stderr) = run_with_data_dir(command, Path::new("/proc"), &bind);
+        assert!(!succeeded, "{command} succeeded with /proc\n{stderr}");
+        assert!(
+            stderr.contains("cannot open /proc/conversations.db"),
+            "{command}: the error names the file:\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+        if command == "serve" {
+            assert!(
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+                "serve must not listen without a database"
+            );
+        }
+    }
+}
