@@ -77,9 +77,16 @@ impl FreshDb {
     /// Drops a server database (SQLite files go with the scratch folder).
     pub async fn drop_database(self, config: &Config) -> Result<(), Box<dyn std::error::Error>> {
         if let Some((_, database)) = &self.server {
+            let target = config.db_target()?;
+            // A store of the run may still hold pooled connections to it.
+            let force = if matches!(target, DbTarget::Postgres(_)) {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
             admin(
-                &config.db_target()?,
-                &format!("DROP DATABASE IF EXISTS {database}"),
+                &target,
+                &format!("DROP DATABASE IF EXISTS {database}{force}"),
             )
             .await?;
         }
