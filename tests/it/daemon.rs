@@ -204,3 +204,57 @@ async fn refuses_an_unwritable_data_directory() {
     assert!(log.contains("cannot create"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[actix_rt::test]
+async fn the_token_never_reaches_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "s3cret-token-that-must-not-be-logged";
+    let port = free_port();
+    let mut child = spawn_serve(
+        dir.path(),
+        &[
+            ("CONVSTORE_BIND", format!("127.0.0.1:{port}")),
+            ("CONVSTORE_TOKEN", token.to_string()),
+            ("RUST_LOG", "debug".to_string()),
+        ],
+    );
+    let client = awc::Client::default();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..300 {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
+            ready = response.status().is_success();
+            if ready {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the daemon became ready");
+    let wrong = client
+        .get(format!("{base}/v1/stats"))
+        .insert_header(("Authorization", format!("Bearer {token}x")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right = client
+        .get(format!("{base}/v1/stats"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status().as_u16(), 200);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    let log = stderr_of(&mut child);
+    assert!(status.success(), "{log}");
+    assert!(!log.is_empty(), "the daemon logged at debug level");
+    assert!(
+        !log.contains(token),
+        "the token appeared in the log:\n{log}"
+    );
+}
