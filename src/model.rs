@@ -140,6 +140,20 @@ pub struct BudgetStatus {
     pub within_budget: bool,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::timestamp;
+    use chrono::{DateTime, Utc};
+
+    #[test]
+    fn timestamps_show_six_digits_and_z() {
+        let t: DateTime<Utc> = "2025-01-08T10:00:00.123456Z".parse().unwrap();
+        assert_eq!(timestamp::format(&t), "2025-01-08T10:00:00.123456Z");
+        let t: DateTime<Utc> = "0999-12-31T23:59:09Z".parse().unwrap();
+        assert_eq!(timestamp::format(&t), "0999-12-31T23:59:09.000000Z");
+    }
+}
+
 /// The current time, cut to the microsecond precision every backend stores.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -155,9 +169,21 @@ pub mod timestamp {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Formats `t` as `2025-01-08T10:00:00.123456Z`.
+    /// Formats `t` as `2025-01-08T10:00:00.123456Z`. Written out by hand: every message
+    /// of every answer carries one, and chrono's `format` parses its pattern each time.
     pub fn format(t: &DateTime<Utc>) -> String {
-        t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+        use chrono::{Datelike, Timelike};
+        // A leap second shows as 59.999999 rather than as a seventh fractional digit.
+        let micros = t.timestamp_subsec_micros().min(999_999);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
     }
 
     /// Serializes a timestamp in the contract's format.
