@@ -1,5 +1,5 @@
 //! The database layer: which backend a URL names, the connection pools, the
-//! [`with_conn!`] macro that runs one query body on whichever backend is open,
+//! `with_conn!` macro that runs one query body on whichever backend is open,
 //! transactions and migrations. Nothing outside this module writes SQL.
 
 pub mod conversations;
