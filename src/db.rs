@@ -1,6 +1,7 @@
 //! The database layer: which backend a URL names, the connection pools, the
 //! `with_conn!` macro that runs one query body on whichever backend is open,
-//! transactions and migrations. Nothing outside this module writes SQL.
+//! transactions and migrations. Nothing outside this module writes SQL, but for the
+//! benchmark's bulk loader (`bench/workload.rs`).
 
 pub mod conversations;
 pub mod dialect;
