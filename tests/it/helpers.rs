@@ -48,7 +48,7 @@ impl TestDb {
                     if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
                         panic!("{var} is not set, and {REQUIRE_VAR}=1 requires every backend");
                     }
-                    println!("skipping the {backend} run: {var} is not set");
+                    say_skipped(backend, var);
                     return None;
                 };
                 let name = unique_name();
@@ -139,6 +139,22 @@ impl TestDb {
 struct RowCount {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+}
+
+/// Says once per test run, on one line, that `backend`'s tests are skipped. Written to
+/// the stderr handle itself: the test harness captures `println!` and `eprintln!` of
+/// passing tests, and this line must be seen.
+fn say_skipped(backend: Backend, var: &str) {
+    use std::io::Write;
+    static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.contains(&backend.name()) {
+        said.push(backend.name());
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "skipping every {backend} run of these tests: {var} is not set"
+        );
+    }
 }
 
 fn unique_name() -> String {
