@@ -147,7 +147,9 @@ struct RowCount {
 fn say_skipped(backend: Backend, var: &str) {
     use std::io::Write;
     static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !said.contains(&backend.name()) {
         said.push(backend.name());
         let _ = writeln!(
