@@ -3,9 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-
 use crate::config::Config;
+use crate::db::dialect::run_on_server;
 use crate::db::{DbSettings, DbTarget};
 
 /// Where the SQLite files of a run go.
@@ -60,12 +59,12 @@ impl FreshDb {
             }
             DbTarget::Postgres(url) | DbTarget::Mysql(url) => {
                 let database = format!("convstore_bench_{name}_{}", std::process::id());
-                admin(
+                run_on_server(
                     &settings.target,
                     &format!("DROP DATABASE IF EXISTS {database}"),
                 )
                 .await?;
-                admin(&settings.target, &format!("CREATE DATABASE {database}")).await?;
+                run_on_server(&settings.target, &format!("CREATE DATABASE {database}")).await?;
                 let url = replace_database(url, &database);
                 settings.target = DbTarget::parse(Some(&url), Path::new("."))?;
                 Some((url, database))
@@ -84,7 +83,7 @@ impl FreshDb {
             } else {
                 ""
             };
-            admin(
+            run_on_server(
                 &target,
                 &format!("DROP DATABASE IF EXISTS {database}{force}"),
             )
@@ -98,21 +97,4 @@ fn replace_database(url: &str, database: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let authority = rest.split('/').next().unwrap_or(rest);
     format!("{scheme}://{authority}/{database}")
-}
-
-async fn admin(target: &DbTarget, statement: &str) -> Result<(), Box<dyn std::error::Error>> {
-    match target {
-        #[cfg(feature = "postgres")]
-        DbTarget::Postgres(url) => {
-            let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
-            conn.batch_execute(statement).await?;
-        }
-        #[cfg(feature = "mysql")]
-        DbTarget::Mysql(url) => {
-            let mut conn = diesel_async::AsyncMysqlConnection::establish(url).await?;
-            conn.batch_execute(statement).await?;
-        }
-        _ => {}
-    }
-    Ok(())
 }

@@ -171,6 +171,30 @@ pub fn begin_statement(backend: Backend, write: bool) -> &'static str {
     }
 }
 
+/// Runs one statement (such as CREATE or DROP DATABASE) on a fresh connection to the
+/// server `target` names, outside any pool; nothing on SQLite. Used to make and drop
+/// the scratch databases of benchmarks and tests.
+pub async fn run_on_server(
+    target: &super::DbTarget,
+    statement: &str,
+) -> Result<(), crate::StoreError> {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    match target {
+        #[cfg(feature = "postgres")]
+        super::DbTarget::Postgres(url) => {
+            let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
+            conn.batch_execute(statement).await?;
+        }
+        #[cfg(feature = "mysql")]
+        super::DbTarget::Mysql(url) => {
+            let mut conn = diesel_async::AsyncMysqlConnection::establish(url).await?;
+            conn.batch_execute(statement).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Rows per multi-row INSERT on the server backends.
 const ROWS_PER_INSERT: usize = 500;
 

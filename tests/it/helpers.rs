@@ -8,7 +8,7 @@ use actix::Addr;
 use convstore::StoreActor;
 use convstore::db::{Backend, Db, DbSettings, DbTarget};
 use convstore::store::StoreSettings;
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use diesel_async::AsyncConnection;
 
 /// Environment variable with the PostgreSQL server URL tests may use.
 pub const POSTGRES_URL_VAR: &str = "CONVSTORE_TEST_POSTGRES_URL";
@@ -186,23 +186,15 @@ pub fn with_database(base: &str, name: &str) -> String {
 }
 
 async fn admin(backend: Backend, base: &str, statement: &str) {
-    match backend {
-        Backend::Postgres => {
-            let url = base.replacen("postgresql://", "postgres://", 1);
-            let mut conn = diesel_async::AsyncPgConnection::establish(&url)
-                .await
-                .expect("connect to the PostgreSQL test server");
-            conn.batch_execute(statement).await.expect(statement);
-        }
-        Backend::Mysql => {
-            let url = base.replacen("mariadb://", "mysql://", 1);
-            let mut conn = diesel_async::AsyncMysqlConnection::establish(&url)
-                .await
-                .expect("connect to the MySQL test server");
-            conn.batch_execute(statement).await.expect(statement);
-        }
-        Backend::Sqlite => {}
-    }
+    let target = DbTarget::parse(Some(base), "unused".as_ref()).expect("server URL");
+    assert_eq!(
+        target.backend(),
+        backend,
+        "{base} names the {backend} server"
+    );
+    convstore::db::dialect::run_on_server(&target, statement)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
 /// Runs one async test body on every backend: `backend_test!(name, |db| async move {..})`
