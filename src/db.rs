@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod messages;
 pub mod models;
 pub mod schema;
+pub mod scratch;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod target;

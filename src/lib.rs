@@ -10,8 +10,6 @@ compile_error!("convstore needs at least one backend feature: sqlite, postgres o
 
 pub mod api;
 pub mod app;
-pub mod bench;
-pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -171,28 +171,30 @@ pub fn begin_statement(backend: Backend, write: bool) -> &'static str {
     }
 }
 
-/// Runs one statement (such as CREATE or DROP DATABASE) on a fresh connection to the
-/// server `target` names, outside any pool; nothing on SQLite. Used to make and drop
-/// the scratch databases of benchmarks and tests.
-pub async fn run_on_server(
-    target: &super::DbTarget,
-    statement: &str,
-) -> Result<(), crate::StoreError> {
-    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-    match target {
-        #[cfg(feature = "postgres")]
-        super::DbTarget::Postgres(url) => {
-            let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
-            conn.batch_execute(statement).await?;
-        }
-        #[cfg(feature = "mysql")]
-        super::DbTarget::Mysql(url) => {
-            let mut conn = diesel_async::AsyncMysqlConnection::establish(url).await?;
-            conn.batch_execute(statement).await?;
-        }
-        _ => {}
+/// The statements that drop the database `name`, even while connections to it are
+/// open: PostgreSQL closes them (`WITH (FORCE)`); MySQL waits for their locks, but not
+/// for a year (its default), so that a test that panicked mid-transaction does not hang.
+pub fn drop_database(backend: Backend, name: &str) -> Vec<String> {
+    match backend {
+        Backend::Postgres => vec![format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")],
+        Backend::Mysql => vec![
+            "SET SESSION lock_wait_timeout = 30".into(),
+            format!("DROP DATABASE IF EXISTS {name}"),
+        ],
+        Backend::Sqlite => Vec::new(),
     }
-    Ok(())
+}
+
+/// The query of the database names `LIKE` its one bound pattern, as a column `name`;
+/// `None` on SQLite, which has no databases but its file.
+pub fn database_names(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Postgres => Some("SELECT datname AS name FROM pg_database WHERE datname LIKE $1"),
+        Backend::Mysql => Some(
+            "SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?",
+        ),
+        Backend::Sqlite => None,
+    }
 }
 
 /// Rows per multi-row INSERT on the server backends.

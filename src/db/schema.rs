@@ -1,30 +1,52 @@
 //! The two tables, in diesel's terms. Hand-written with portable types only, so that
-//! one schema serves all three backends.
+//! one schema serves all three backends. Public for tools that work on a database
+//! directly (the benchmark's raw SQLite ceiling); the store's own queries are in the
+//! table modules.
 
 diesel::table! {
+    /// One row per user: identity, counters, summary and persona.
     conversations (id) {
+        /// Primary key.
         id -> BigInt,
+        /// Unique user identifier (up to 255 characters).
         user_key -> Text,
+        /// Platform name (up to 50 characters).
         platform -> Text,
+        /// Chat or group id.
         chat_id -> Nullable<Text>,
+        /// Creation time (UTC).
         created_at -> Timestamp,
+        /// Last activity (UTC).
         last_activity -> Timestamp,
+        /// Summary of the conversation so far.
         summary -> Nullable<Text>,
+        /// Tokens used: the messages' plus usage recorded separately.
         total_tokens -> BigInt,
+        /// Messages stored.
         message_count -> BigInt,
+        /// The persona the bot plays.
         active_persona_id -> Nullable<Text>,
     }
 }
 
 diesel::table! {
+    /// One row per message; deleted with its conversation.
     messages (id) {
+        /// Primary key; grows with the order of saves.
         id -> BigInt,
+        /// The conversation it belongs to.
         conversation_id -> BigInt,
+        /// `user`, `assistant`, `system` or `tool`.
         role -> Text,
+        /// The text.
         content -> Text,
+        /// Save time (UTC).
         timestamp -> Timestamp,
+        /// Token count.
         tokens -> Integer,
+        /// A JSON object as text, or NULL.
         metadata_json -> Nullable<Text>,
+        /// The caller's idempotency key, unique per conversation.
         idempotency_key -> Nullable<Text>,
     }
 }

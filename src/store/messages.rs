@@ -230,6 +230,7 @@ pub struct ExportPage {
 
 /// What an import does when the user key already has a conversation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum OnConflict {
     /// Keep the existing conversation and return it.

@@ -41,7 +41,7 @@ fn kills(backend: Backend) -> usize {
 
 backend_test!(acknowledged_saves_survive_sigkill, async |db: &TestDb| {
     let started = Instant::now();
-    let kills = kills(db.target.backend());
+    let kills = kills(db.backend());
     let mut jitter = Jitter::seeded();
     let mut site = Site::new(db);
     let mut daemon = site.start();
@@ -62,7 +62,7 @@ backend_test!(acknowledged_saves_survive_sigkill, async |db: &TestDb| {
     assert_eq!(tally.acknowledged, verified);
     println!(
         "{}: {kills} SIGKILLs in {:?} (seed {}): {tally}; {verified} acknowledged saves verified",
-        db.target.backend(),
+        db.backend(),
         started.elapsed(),
         jitter.seed,
     );
@@ -99,7 +99,7 @@ backend_test!(
         println!(
             "{}: 3 SIGTERMs under load (seed {}), exits after {exits:?}: {tally}; {verified} \
              acknowledged saves verified",
-            db.target.backend(),
+            db.backend(),
             jitter.seed,
         );
     }

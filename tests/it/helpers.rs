@@ -2,10 +2,11 @@
 //! a uniquely named database on the PostgreSQL / MariaDB servers the environment names),
 //! and the macro that runs one test body on every backend.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use actix::Addr;
 use convstore::StoreActor;
+use convstore::db::scratch::{self, ScratchDb};
 use convstore::db::{Backend, Db, DbSettings, DbTarget};
 use convstore::store::StoreSettings;
 use diesel_async::AsyncConnection;
@@ -16,12 +17,16 @@ pub const POSTGRES_URL_VAR: &str = "CONVSTORE_TEST_POSTGRES_URL";
 pub const MYSQL_URL_VAR: &str = "CONVSTORE_TEST_MYSQL_URL";
 /// When set to 1, a missing server URL fails the test instead of skipping it (CI).
 pub const REQUIRE_VAR: &str = "CONVSTORE_REQUIRE_ALL_BACKENDS";
+/// The names of the server databases tests make start with this.
+pub const DATABASE_PREFIX: &str = "convstore_test";
+/// A test database older than this is a leftover of a killed run (no test runs this
+/// long), dropped by the sweep at the start of the next run.
+pub const LEFTOVER_AGE: Duration = Duration::from_secs(3600);
 
-/// A database made for one test, dropped by [`TestDb::drop_database`].
+/// A database made for one test, dropped when the `TestDb` is, even if the test
+/// panics: a server database by its [`ScratchDb`], a SQLite file with its folder.
 pub struct TestDb {
-    /// Where the store's database is.
-    pub target: DbTarget,
-    server: Option<(String, String)>,
+    scratch: ScratchDb,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -29,44 +34,37 @@ impl TestDb {
     /// A fresh, empty database on `backend`, or `None` (after saying so on one line)
     /// when the environment names no server for it.
     pub async fn create(backend: Backend) -> Option<TestDb> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                Some(TestDb {
-                    target: DbTarget::Sqlite(dir.path().join("data/conversations.db")),
-                    server: None,
-                    _dir: Some(dir),
-                })
-            }
-            Backend::Postgres | Backend::Mysql => {
-                let var = if backend == Backend::Postgres {
-                    POSTGRES_URL_VAR
-                } else {
-                    MYSQL_URL_VAR
-                };
-                let Ok(base) = std::env::var(var) else {
-                    if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
-                        panic!("{var} is not set, and {REQUIRE_VAR}=1 requires every backend");
-                    }
-                    say_skipped(backend, var);
-                    return None;
-                };
-                let name = unique_name();
-                admin(backend, &base, &format!("CREATE DATABASE {name}")).await;
-                let url = with_database(&base, &name);
-                let target = DbTarget::parse(Some(&url), "unused".as_ref()).expect("server URL");
-                Some(TestDb {
-                    target,
-                    server: Some((base, name)),
-                    _dir: None,
-                })
-            }
-        }
+        let Some(server) = server(backend) else {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            return Some(TestDb {
+                scratch: ScratchDb::sqlite(dir.path().join("data/conversations.db")),
+                _dir: Some(dir),
+            });
+        };
+        let server = server?;
+        sweep_once(&server).await;
+        let scratch = ScratchDb::on_server(&server, DATABASE_PREFIX)
+            .await
+            .unwrap_or_else(|e| panic!("create a test database on {server:?}: {e}"));
+        Some(TestDb {
+            scratch,
+            _dir: None,
+        })
+    }
+
+    /// Where the database is.
+    pub fn target(&self) -> &DbTarget {
+        self.scratch.target()
+    }
+
+    /// The backend it runs on.
+    pub fn backend(&self) -> Backend {
+        self.target().backend()
     }
 
     /// Settings for a store on this database.
     pub fn settings(&self) -> DbSettings {
-        DbSettings::new(self.target.clone())
+        DbSettings::new(self.target().clone())
     }
 
     /// Opens (and migrates) the database.
@@ -92,7 +90,7 @@ impl TestDb {
     /// so that tests can see what really is in the database.
     pub async fn count_rows(&self, table: &str) -> i64 {
         let query = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"));
-        let counted = match &self.target {
+        let counted = match self.target() {
             DbTarget::Sqlite(path) => {
                 use diesel::{Connection, RunQueryDsl};
                 let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
@@ -116,29 +114,47 @@ impl TestDb {
         };
         counted.expect("count rows").n
     }
-
-    /// Drops a server database (a SQLite file goes with its temporary folder).
-    pub async fn drop_database(self) {
-        if let Some((base, name)) = &self.server {
-            // A store still shutting down may hold connections to it.
-            let force = match self.target.backend() {
-                Backend::Postgres => " WITH (FORCE)",
-                _ => "",
-            };
-            admin(
-                self.target.backend(),
-                base,
-                &format!("DROP DATABASE IF EXISTS {name}{force}"),
-            )
-            .await;
-        }
-    }
 }
 
 #[derive(diesel::QueryableByName)]
 struct RowCount {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+}
+
+/// The server the environment names for `backend`: `None` for SQLite, `Some(None)`
+/// (after saying so) when the variable is not set, unless every backend is required.
+pub fn server(backend: Backend) -> Option<Option<DbTarget>> {
+    let var = match backend {
+        Backend::Sqlite => return None,
+        Backend::Postgres => POSTGRES_URL_VAR,
+        Backend::Mysql => MYSQL_URL_VAR,
+    };
+    let Ok(url) = std::env::var(var) else {
+        if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
+            panic!("{var} is not set, and {REQUIRE_VAR}=1 requires every backend");
+        }
+        say_skipped(backend, var);
+        return Some(None);
+    };
+    let target = DbTarget::parse(Some(&url), "unused".as_ref()).expect("a server URL");
+    assert_eq!(target.backend(), backend, "{var} names a {backend} server");
+    Some(Some(target))
+}
+
+/// Drops, once per test run and server, the test databases a killed run left behind.
+async fn sweep_once(server: &DbTarget) {
+    static SWEPT: [tokio::sync::OnceCell<()>; 2] = [
+        tokio::sync::OnceCell::const_new(),
+        tokio::sync::OnceCell::const_new(),
+    ];
+    let cell = &SWEPT[usize::from(server.backend() == Backend::Mysql)];
+    cell.get_or_init(async || {
+        scratch::sweep(server, DATABASE_PREFIX, LEFTOVER_AGE)
+            .await
+            .unwrap_or_else(|e| panic!("sweep the leftover test databases on {server:?}: {e}"));
+    })
+    .await;
 }
 
 /// Says once per test run, on one line, that `backend`'s tests are skipped. Written to
@@ -159,44 +175,6 @@ fn say_skipped(backend: Backend, var: &str) {
     }
 }
 
-fn unique_name() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "convstore_test_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    )
-}
-
-/// `base` with its database part replaced by `name`.
-pub fn with_database(base: &str, name: &str) -> String {
-    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
-    let (authority, query) = match rest.split_once('/') {
-        Some((authority, path)) => (authority, path.split_once('?').map(|(_, q)| q)),
-        None => (rest, None),
-    };
-    match query {
-        Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
-        None => format!("{scheme}://{authority}/{name}"),
-    }
-}
-
-async fn admin(backend: Backend, base: &str, statement: &str) {
-    let target = DbTarget::parse(Some(base), "unused".as_ref()).expect("server URL");
-    assert_eq!(
-        target.backend(),
-        backend,
-        "{base} names the {backend} server"
-    );
-    convstore::db::dialect::run_on_server(&target, statement)
-        .await
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
-}
-
 /// Runs one async test body on every backend: `backend_test!(name, |db| async move {..})`
 /// makes a module `name` with a test per backend, each on a fresh database.
 #[macro_export]
@@ -212,7 +190,6 @@ macro_rules! backend_test {
                 };
                 let body = $body;
                 body(&db).await;
-                db.drop_database().await;
             }
 
             #[actix_rt::test]

@@ -86,7 +86,7 @@ impl Drop for ExclusiveLock {
 }
 
 fn sqlite_path(db: &TestDb) -> PathBuf {
-    match &db.target {
+    match db.target() {
         DbTarget::Sqlite(path) => path.clone(),
         other => panic!("a SQLite test database, not {other:?}"),
     }

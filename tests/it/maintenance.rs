@@ -220,7 +220,7 @@ backend_test!(vacuum_runs_on_each_backend, async |db: &TestDb| {
     let before = snapshot(db, &store).await;
 
     let report = ok(&store, Vacuum).await;
-    assert_eq!(report.backend, db.target.backend().name());
+    assert_eq!(report.backend, db.backend().name());
     assert_eq!(
         snapshot(db, &store).await,
         before,
@@ -229,7 +229,7 @@ backend_test!(vacuum_runs_on_each_backend, async |db: &TestDb| {
     save(&store, c.id, Role::User, "after", 1).await;
     assert_eq!(
         ok(&store, Vacuum).await.backend,
-        db.target.backend().name(),
+        db.backend().name(),
         "and runs again"
     );
 });
@@ -239,7 +239,7 @@ backend_test!(migrations_run_again_harmlessly, async |db: &TestDb| {
     let (first, second) = futures_util::future::join(db.open(), db.open()).await;
     assert_eq!(
         (first.backend(), second.backend()),
-        (db.target.backend(), db.target.backend())
+        (db.backend(), db.backend())
     );
     let store = db.store().await;
     let c = open_conversation(&store, "user").await;

@@ -170,7 +170,7 @@ async fn assert_all_unavailable(store: &Store, id: i64) {
 backend_test!(
     an_outage_answers_unavailable_then_heals,
     async |db: &TestDb| {
-        let (url, default_port) = match &db.target {
+        let (url, default_port) = match db.target() {
             DbTarget::Sqlite(_) => return,
             DbTarget::Postgres(url) => (url.clone(), 5432),
             // The MySQL driver would otherwise move a local connection to the server's Unix

@@ -104,9 +104,8 @@ impl Drop for Harness {
     fn drop(&mut self) {
         let stores = std::mem::take(&mut self.stores);
         self.system.block_on(async {
-            for (db, store) in stores {
+            for (_db, store) in stores {
                 let _ = store.send(Shutdown).await;
-                db.drop_database().await;
             }
         });
     }

@@ -66,7 +66,7 @@ backend_test!(
         .start();
 
         let cleanup = wait_for_job(&scheduler, "cleanup", |j| j.runs_ok >= 1).await;
-        assert_eq!(cleanup.runs_failed, 0);
+        assert_eq!(cleanup.runs_failed, 0, "{cleanup:?}");
         assert!(cleanup.enabled);
         assert!(cleanup.last_run.is_some() && cleanup.last_duration_ms.is_some());
         assert!(cleanup.next_run.is_some());

@@ -392,7 +392,7 @@ backend_test!(
         let exported = export_all(&store).await;
         assert_eq!(exported.len(), 3);
 
-        let Some(second_db) = TestDb::create(db.target.backend()).await else {
+        let Some(second_db) = TestDb::create(db.backend()).await else {
             unreachable!("the first database of this backend was made")
         };
         let second = second_db.store().await;
@@ -429,7 +429,6 @@ backend_test!(
         .await;
         assert!(!redelivered.created);
         drop(second);
-        second_db.drop_database().await;
     }
 );
 

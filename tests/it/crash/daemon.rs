@@ -28,7 +28,7 @@ impl Site {
     /// A site whose daemons use `db`: a SQLite file through `CONVERSATION_DATA_DIR`, a
     /// server database through `CONVERSATION_DB_URL`.
     pub fn new(db: &TestDb) -> Site {
-        let database = match &db.target {
+        let database = match db.target() {
             DbTarget::Sqlite(file) => (
                 "CONVERSATION_DATA_DIR",
                 file.parent()

@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::BenchArgs;
+use super::args::BenchArgs;
 use super::workload::{content, percentile};
 
 type HttpResult<T> = Result<T, Box<dyn std::error::Error>>;

@@ -1,6 +1,6 @@
 //! The command line: `serve`, `migrate`, `stats`, `export`, `import`, `cleanup`,
-//! `vacuum`. Each command opens the store in process and sends it the same messages
-//! the HTTP API sends.
+//! `vacuum`, `bench`. Each command opens the store in process and sends it the same
+//! messages the HTTP API sends.
 
 use std::error::Error;
 use std::fs::File;
@@ -11,9 +11,9 @@ use std::process::ExitCode;
 use actix::Addr;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Config;
-use crate::store::StoreActor;
-use crate::store::messages::{
+use convstore::StoreActor;
+use convstore::config::Config;
+use convstore::store::messages::{
     CleanupOldConversations, ExportConversation, ExportPage, GetStats, ImportConversation,
     OnConflict, Vacuum,
 };
@@ -85,7 +85,7 @@ pub struct ImportArgs {
     /// The file to import.
     pub file: PathBuf,
     /// What to do when a user key already has a conversation: skip or replace.
-    #[arg(long, value_parser = parse_on_conflict, default_value = "skip")]
+    #[arg(long, value_enum, default_value_t = OnConflict::Skip, hide_possible_values = true)]
     pub on_conflict: OnConflict,
 }
 
@@ -98,14 +98,6 @@ pub struct CleanupArgs {
     /// First write what is deleted to an NDJSON file in this folder (fsynced).
     #[arg(long)]
     pub archive: Option<PathBuf>,
-}
-
-fn parse_on_conflict(text: &str) -> Result<OnConflict, String> {
-    match text {
-        "skip" => Ok(OnConflict::Skip),
-        "replace" => Ok(OnConflict::Replace),
-        other => Err(format!("{other:?} is not skip or replace")),
-    }
 }
 
 type CliResult = Result<ExitCode, Box<dyn Error>>;
@@ -122,7 +114,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 config.http.bind = bind;
             }
             config.validate()?;
-            crate::app::serve(config).await?;
+            convstore::app::serve(config).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

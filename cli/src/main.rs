@@ -1,9 +1,13 @@
 //! The `convstore` command: parse the command line, set up logging, run the command.
 
+mod bench;
+mod commands;
+
 use std::process::ExitCode;
 
 use clap::Parser;
-use convstore::cli::{self, Cli};
+
+use commands::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,7 +19,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let system = actix::System::new();
-    match system.block_on(cli::run(cli)) {
+    match system.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("convstore: {error}");

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use actix::Addr;
 use futures_util::future::join_all;
 
-use super::fresh::{FreshDb, Scratch};
-use super::{BenchArgs, BenchReport};
-use crate::config::Config;
-use crate::db::{Access, Backend, Db, DbConn};
-use crate::model::Role;
-use crate::store::StoreActor;
-use crate::store::messages::*;
+use convstore::config::Config;
+use convstore::db::{Db, DbTarget};
+use convstore::store::messages::*;
+use convstore::{Role, StoreActor};
+
+use super::args::BenchArgs;
+use super::fresh::{FreshDb, RunDir};
+use super::report::BenchReport;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -69,9 +70,9 @@ async fn save(
 }
 
 /// Runs the workload on fresh databases and fills the report (but the raw ceiling).
-pub async fn run(config: &Config, args: &BenchArgs, scratch: &Scratch) -> BenchResult<BenchReport> {
+pub async fn run(config: &Config, args: &BenchArgs, dir: &RunDir) -> BenchResult<BenchReport> {
     let text = content(args.content_bytes);
-    let main = FreshDb::create(config, scratch, "main").await?;
+    let main = FreshDb::create(config, dir, "main").await?;
     let db = Db::open(main.settings.clone()).await?;
     let store = actix::Actor::start(StoreActor::new(db.clone(), config.store_settings()));
     let mut report = BenchReport {
@@ -191,7 +192,7 @@ pub async fn run(config: &Config, args: &BenchArgs, scratch: &Scratch) -> BenchR
         }
     }
     report.export_mb_s = ndjson.len() as f64 / 1e6 / started.elapsed().as_secs_f64();
-    let target = FreshDb::create(config, scratch, "import").await?;
+    let target = FreshDb::create(config, dir, "import").await?;
     let imported_store = StoreActor::open(target.settings.clone(), config.store_settings()).await?;
     let started = Instant::now();
     let mut imported_messages = 0;
@@ -207,7 +208,7 @@ pub async fn run(config: &Config, args: &BenchArgs, scratch: &Scratch) -> BenchR
     }
     report.import_msgs_s = imported_messages as f64 / started.elapsed().as_secs_f64();
     drop(ndjson);
-    target.drop_database(config).await?;
+    drop(target);
 
     // Cleanup of as many old conversations as there are recent ones, under saves.
     let (rate, p99) = cleanup_under_load(&store, args, &ids, &text).await?;
@@ -215,17 +216,17 @@ pub async fn run(config: &Config, args: &BenchArgs, scratch: &Scratch) -> BenchR
     report.cleanup_save_p99_ms = p99;
 
     if let Some((conversations, messages)) = args.large {
-        let large = FreshDb::create(config, scratch, "large").await?;
+        let large = FreshDb::create(config, dir, "large").await?;
         let large_db = Db::open(large.settings.clone()).await?;
-        load_large(&large_db, conversations, messages).await?;
+        load_large(&large.settings.target, conversations, messages).await?;
         let large_store = actix::Actor::start(StoreActor::new(large_db, config.store_settings()));
         report.get_stats_large_ms = Some(time_stats(&large_store).await?);
         report.large_size = Some(format!(
             "{conversations} conversations, {messages} messages"
         ));
-        large.drop_database(config).await?;
+        drop(large);
     }
-    main.drop_database(config).await?;
+    drop(main);
     Ok(report)
 }
 
@@ -308,44 +309,41 @@ async fn cleanup_under_load(
     ))
 }
 
-/// Fills a store with `conversations` conversations and `messages` messages by bulk SQL
-/// (counters consistent with the rows), the fastest honest way to reach that size.
-async fn load_large(db: &Db, conversations: u64, messages: u64) -> BenchResult<()> {
+/// Fills the (migrated, empty) database at `target` with `conversations` conversations
+/// and `messages` messages by bulk SQL on a connection of its own, past the store (counters
+/// consistent with the rows): the fastest honest way to reach that size.
+async fn load_large(target: &DbTarget, conversations: u64, messages: u64) -> BenchResult<()> {
     let per = (messages / conversations.max(1)).max(1);
-    let statements: Vec<String> = match db.backend() {
-        Backend::Sqlite => vec![
-            format!(
+    match target {
+        #[cfg(feature = "sqlite")]
+        DbTarget::Sqlite(path) => {
+            use diesel::Connection;
+            use diesel::connection::SimpleConnection;
+            let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+            conn.batch_execute(&format!(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {conversations}) \
                  INSERT INTO conversations (user_key, platform, created_at, last_activity, total_tokens, message_count) \
-                 SELECT 'large:' || i, 'bench', datetime('now'), datetime('now'), {per} * 30, {per} FROM n"
-            ),
-            format!(
-                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {conversations} * {per} - 1) \
+                 SELECT 'large:' || i, 'bench', datetime('now'), datetime('now'), {per} * 30, {per} FROM n; \
+                 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {conversations} * {per} - 1) \
                  INSERT INTO messages (conversation_id, role, content, timestamp, tokens) \
-                 SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', datetime('now'), 30 FROM n"
-            ),
-        ],
-        Backend::Postgres => vec![
-            format!(
-                "INSERT INTO conversations (user_key, platform, created_at, last_activity, total_tokens, message_count) \
-                 SELECT 'large:' || i, 'bench', now(), now(), {per} * 30, {per} FROM generate_series(1, {conversations}) i"
-            ),
-            format!(
-                "INSERT INTO messages (conversation_id, role, content, timestamp, tokens) \
-                 SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', now(), 30 \
-                 FROM generate_series(0, {conversations} * {per} - 1) i"
-            ),
-            "ANALYZE conversations".into(),
-        ],
-        Backend::Mysql => return Err("--large is supported on SQLite and PostgreSQL".into()),
-    };
-    db.run(Access::Write, async move |conn: &mut DbConn<'_>| {
-        use diesel_async::SimpleAsyncConnection;
-        for statement in &statements {
-            crate::db::with_conn!(conn, |c| c.batch_execute(statement).await)?;
+                 SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', datetime('now'), 30 FROM n;"
+            ))?;
         }
-        Ok(())
-    })
-    .await?;
+        #[cfg(feature = "postgres")]
+        DbTarget::Postgres(url) => {
+            use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+            let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
+            conn.batch_execute(&format!(
+                "INSERT INTO conversations (user_key, platform, created_at, last_activity, total_tokens, message_count) \
+                 SELECT 'large:' || i, 'bench', now(), now(), {per} * 30, {per} FROM generate_series(1, {conversations}) i; \
+                 INSERT INTO messages (conversation_id, role, content, timestamp, tokens) \
+                 SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', now(), 30 \
+                 FROM generate_series(0, {conversations} * {per} - 1) i; \
+                 ANALYZE conversations;"
+            ))
+            .await?;
+        }
+        _ => return Err("--large is supported on SQLite and PostgreSQL".into()),
+    }
     Ok(())
 }

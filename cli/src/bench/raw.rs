@@ -4,32 +4,30 @@
 use std::path::Path;
 use std::time::Instant;
 
+use convstore::db::schema::{conversations, messages};
+use convstore::db::{Db, DbSettings, DbTarget};
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, RunQueryDsl, SqliteConnection};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel::{Connection, ExpressionMethods, RunQueryDsl, SqliteConnection};
 
-use super::BenchArgs;
+use super::args::BenchArgs;
 use super::workload::content;
-use crate::db::models::NewMessageRow;
-use crate::db::schema::{conversations, messages};
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const ROWS_PER_TRANSACTION: usize = 1_000;
 
-/// Messages per second inserted that way.
-pub fn batched_insert_rate(
+/// Messages per second inserted that way into a new file at `path`.
+pub async fn batched_insert_rate(
     path: &Path,
     args: &BenchArgs,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+    // The store creates the file and its schema; then it is closed again.
+    drop(Db::open(DbSettings::new(DbTarget::Sqlite(path.to_path_buf()))).await?);
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
     conn.batch_execute(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
     )?;
-    conn.run_pending_migrations(MIGRATIONS)
-        .map_err(|e| format!("raw ceiling migrations: {e}"))?;
     let now = chrono::Utc::now().naive_utc();
     diesel::insert_into(conversations::table)
         .values((
@@ -47,22 +45,19 @@ pub fn batched_insert_rate(
         let rows = ROWS_PER_TRANSACTION.min(total - written);
         conn.transaction::<_, diesel::result::Error, _>(|conn| {
             for i in 0..rows {
-                let row = NewMessageRow {
-                    conversation_id: 1,
-                    role: if (written + i) % 2 == 0 {
-                        "user"
-                    } else {
-                        "assistant"
-                    }
-                    .into(),
-                    content: text.clone(),
-                    timestamp: now,
-                    tokens: 30,
-                    metadata_json: None,
-                    idempotency_key: None,
+                let role = if (written + i).is_multiple_of(2) {
+                    "user"
+                } else {
+                    "assistant"
                 };
                 diesel::insert_into(messages::table)
-                    .values(&row)
+                    .values((
+                        messages::conversation_id.eq(1),
+                        messages::role.eq(role),
+                        messages::content.eq(&text),
+                        messages::timestamp.eq(now),
+                        messages::tokens.eq(30),
+                    ))
                     .execute(conn)?;
             }
             Ok(())
@@ -71,5 +66,3 @@ pub fn batched_insert_rate(
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
-
-use diesel::ExpressionMethods;

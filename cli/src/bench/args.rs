@@ -1,0 +1,55 @@
+//! The flags of `convstore bench`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Flags of `convstore bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Conversations in the standard workload.
+    #[arg(long, default_value_t = 1000)]
+    pub conversations: usize,
+    /// Messages per conversation.
+    #[arg(long, default_value_t = 20)]
+    pub messages: usize,
+    /// Bytes of content per message.
+    #[arg(long, default_value_t = 200)]
+    pub content_bytes: usize,
+    /// Concurrent senders for `save_rate_conc`.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Messages of the long conversation read by the `load_history_long_*` figures.
+    #[arg(long, default_value_t = 20_000)]
+    pub long_messages: usize,
+    /// History reads per latency figure.
+    #[arg(long, default_value_t = 2_000)]
+    pub reads: usize,
+    /// Also time `GetStats` on a large store of CONVERSATIONS:MESSAGES (e.g.
+    /// 500000:10000000), loaded by bulk SQL. SQLite and PostgreSQL.
+    #[arg(long, value_parser = parse_size)]
+    pub large: Option<(u64, u64)>,
+    /// Folder for the SQLite files (default: a temporary folder, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Drive the daemon at this URL over HTTP instead (saves and history reads), e.g.
+    /// http://127.0.0.1:8377. Its token comes from --token or $CONVSTORE_TOKEN.
+    #[arg(long)]
+    pub http: Option<String>,
+    /// Bearer token for --http.
+    #[arg(long, env = "CONVSTORE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+fn parse_size(text: &str) -> Result<(u64, u64), String> {
+    let (conversations, messages) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not CONVERSATIONS:MESSAGES"))?;
+    let parse = |n: &str| {
+        n.trim()
+            .replace('_', "")
+            .parse::<u64>()
+            .map_err(|e| format!("{n:?}: {e}"))
+    };
+    Ok((parse(conversations)?, parse(messages)?))
+}
