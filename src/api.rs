@@ -49,34 +49,22 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
 }
 
-/// Limits and defaults of the HTTP layer.
+/// Limits and defaults of the HTTP layer; the defaults are the configuration's
+/// (`ApiSettings::default()` is `Config::default().api_settings(None)`).
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// The bearer token every route but `/healthz` and `/readyz` requires; `None`: no
     /// authentication.
     pub token: Option<String>,
-    /// Largest JSON body, in bytes (default 2 MiB); larger ones get 413.
+    /// Largest JSON body, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
-    /// Largest NDJSON body of `POST /admin/import`, in bytes (default 1 GiB); it is
-    /// read as a stream, not held in memory.
+    /// Largest NDJSON body of `POST /admin/import`, in bytes; it is read as a stream,
+    /// not held in memory.
     pub max_import_bytes: usize,
-    /// Largest line of an NDJSON import, in bytes (default 16 MiB); a longer line is
-    /// reported as failed.
+    /// Largest line of an NDJSON import, in bytes; a longer line is reported as failed.
     pub max_line_bytes: usize,
-    /// The age limit of `POST /admin/cleanup` when it names no `days` (default 30).
+    /// The age limit of `POST /admin/cleanup` when it names no `days`.
     pub cleanup_days: i64,
-}
-
-impl Default for ApiSettings {
-    fn default() -> Self {
-        ApiSettings {
-            token: None,
-            max_body_bytes: 2 * 1024 * 1024,
-            max_import_bytes: 1024 * 1024 * 1024,
-            max_line_bytes: 16 * 1024 * 1024,
-            cleanup_days: 30,
-        }
-    }
 }
 
 /// Mounts every route of the API on an app. It answers every path (unknown ones with a

@@ -9,7 +9,7 @@ use actix::prelude::*;
 use actix_web::{App, HttpServer};
 use tracing::{info, warn};
 
-use crate::api::{self, ApiSettings, ApiState};
+use crate::api::{self, ApiState};
 use crate::config::{Config, ConfigError};
 use crate::error::StoreError;
 use crate::metrics::Metrics;
@@ -72,13 +72,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let state = ApiState {
         store: store.clone(),
         scheduler: Some(scheduler.recipient()),
-        settings: ApiSettings {
-            token,
-            max_body_bytes: config.limits.max_body_bytes,
-            max_import_bytes: config.limits.max_import_bytes,
-            max_line_bytes: config.limits.max_line_bytes,
-            cleanup_days: config.cleanup_days,
-        },
+        settings: config.api_settings(token),
         metrics: Arc::new(Metrics::default()),
     };
     let server = HttpServer::new(move || App::new().configure(api::configure(state.clone())))

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{DbSettings, DbTarget};
+use crate::api::ApiSettings;
+use crate::db::{DbSettings, DbTarget, SqliteSynchronous};
+use crate::scheduler;
 use crate::store::StoreSettings;
+use crate::store::validate::MAX_TURNS;
 
 /// Environment variables the guide and the HTTP contract name, and the key each sets.
 const ENV_ALIASES: [(&str, &str); 5] = [
@@ -99,8 +102,8 @@ pub struct DatabaseConfig {
     pub pool_size: usize,
     /// How long to wait for a lock or a connection, in milliseconds.
     pub busy_timeout_ms: u64,
-    /// SQLite `synchronous`: `full` (durable, default), `normal` or `off`.
-    pub sqlite_synchronous: String,
+    /// SQLite `synchronous`: `full` (durable, default), `normal`, `off` or `extra`.
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 /// `[limits]`: sizes.
@@ -182,7 +185,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             pool_size: 8,
             busy_timeout_ms: 5_000,
-            sqlite_synchronous: "full".into(),
+            sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
 }
@@ -266,14 +269,10 @@ impl Config {
         if self.cleanup_days < 0 {
             return Err(invalid("cleanup_days", "must not be negative"));
         }
-        if !(1..=crate::store::validate::MAX_TURNS).contains(&self.max_history_turns) {
-            return Err(invalid("max_history_turns", "must be between 1 and 10000"));
-        }
-        if !["full", "normal", "off", "extra"].contains(&self.database.sqlite_synchronous.as_str())
-        {
+        if !(1..=MAX_TURNS).contains(&self.max_history_turns) {
             return Err(invalid(
-                "database.sqlite_synchronous",
-                "must be full, normal, off or extra",
+                "max_history_turns",
+                format!("must be between 1 and {MAX_TURNS}"),
             ));
         }
         for (key, value) in [
@@ -298,7 +297,7 @@ impl Config {
             ("schedule.maintenance", &self.schedule.maintenance),
         ] {
             if !expression.trim().is_empty() {
-                parse_cron(expression).map_err(|e| invalid(key, e))?;
+                scheduler::parse_cron(expression).map_err(|e| invalid(key, e))?;
             }
         }
         Ok(())
@@ -311,13 +310,18 @@ impl Config {
 
     /// How to open the database.
     pub fn db_settings(&self) -> Result<DbSettings, ConfigError> {
-        Ok(DbSettings {
-            target: self.db_target()?,
+        Ok(self.db_settings_for(self.db_target()?))
+    }
+
+    /// How to open the database at `target`.
+    fn db_settings_for(&self, target: DbTarget) -> DbSettings {
+        DbSettings {
+            target,
             pool_size: self.database.pool_size,
             busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
-            sqlite_synchronous: self.database.sqlite_synchronous.clone(),
+            sqlite_synchronous: self.database.sqlite_synchronous,
             echo: self.echo,
-        })
+        }
     }
 
     /// How the store behaves.
@@ -326,6 +330,17 @@ impl Config {
             max_content_bytes: self.limits.max_content_bytes,
             max_history_turns: self.max_history_turns,
             archive_dir: non_empty(&self.schedule.archive_dir).map(PathBuf::from),
+        }
+    }
+
+    /// The HTTP layer's limits and defaults, with `token` (see [`Config::token`]).
+    pub fn api_settings(&self, token: Option<String>) -> ApiSettings {
+        ApiSettings {
+            token,
+            max_body_bytes: self.limits.max_body_bytes,
+            max_import_bytes: self.limits.max_import_bytes,
+            max_line_bytes: self.limits.max_line_bytes,
+            cleanup_days: self.cleanup_days,
         }
     }
 
@@ -357,21 +372,33 @@ impl Config {
     }
 }
 
+// The settings of each part, at the defaults above: written here so that each default
+// is written once, in `Config::default` and its sections.
+
+impl DbSettings {
+    /// Settings for `target`, with the defaults of [`Config`] for everything else.
+    pub fn new(target: DbTarget) -> Self {
+        Config::default().db_settings_for(target)
+    }
+}
+
+impl Default for StoreSettings {
+    /// The store's settings at the defaults of [`Config`].
+    fn default() -> Self {
+        Config::default().store_settings()
+    }
+}
+
+impl Default for ApiSettings {
+    /// The HTTP layer's settings at the defaults of [`Config`], without a token.
+    fn default() -> Self {
+        Config::default().api_settings(None)
+    }
+}
+
 fn non_empty(value: &str) -> Option<&str> {
     let value = value.trim();
     (!value.is_empty()).then_some(value)
-}
-
-/// Parses a cron expression; the classic five fields get a leading `0` seconds field.
-pub fn parse_cron(expression: &str) -> Result<cron::Schedule, String> {
-    let expression = expression.trim();
-    let full = if expression.split_whitespace().count() == 5 {
-        format!("0 {expression}")
-    } else {
-        expression.to_string()
-    };
-    full.parse::<cron::Schedule>()
-        .map_err(|e| format!("{expression:?} is not a cron expression: {e}"))
 }
 
 /// Overlays environment variables on the file's table. A value takes the type of the
@@ -476,6 +503,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("http.bind"), "{error}");
+        let error = Config::from_toml("[database]\nsqlite_synchronous = \"sometimes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("sqlite_synchronous"), "{error}");
+        assert!(error.contains("full"), "{error}");
         let error = Config::from_toml("cleanup_days = \"thirty\"")
             .unwrap_err()
             .to_string();
@@ -514,12 +546,5 @@ mod tests {
                 .to_string()
                 .contains("CONVSTORE_HTTP__PORT")
         );
-    }
-
-    #[test]
-    fn five_field_cron_is_accepted() {
-        assert!(parse_cron("0 3 * * *").is_ok());
-        assert!(parse_cron("0 0 3 * * *").is_ok());
-        assert!(parse_cron("whenever").is_err());
     }
 }

@@ -98,7 +98,7 @@ impl SchedulerActor {
                     None
                 } else {
                     Some(
-                        crate::config::parse_cron(expression)
+                        parse_cron(expression)
                             .map_err(|e| format!("schedule.{}: {e}", spec.kind.name()))?,
                     )
                 };
@@ -186,6 +186,18 @@ impl SchedulerActor {
     }
 }
 
+/// Parses a cron expression; the classic five fields get a leading `0` seconds field.
+pub fn parse_cron(expression: &str) -> Result<cron::Schedule, String> {
+    let expression = expression.trim();
+    let full = if expression.split_whitespace().count() == 5 {
+        format!("0 {expression}")
+    } else {
+        expression.to_string()
+    };
+    full.parse::<cron::Schedule>()
+        .map_err(|e| format!("{expression:?} is not a cron expression: {e}"))
+}
+
 impl Actor for SchedulerActor {
     type Context = Context<Self>;
 
@@ -201,5 +213,17 @@ impl Handler<GetSchedule> for SchedulerActor {
 
     fn handle(&mut self, _: GetSchedule, _: &mut Self::Context) -> Self::Result {
         MessageResult(self.jobs.iter().map(|job| job.status.clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_field_cron_is_accepted() {
+        assert!(parse_cron("0 3 * * *").is_ok());
+        assert!(parse_cron("0 0 3 * * *").is_ok());
+        assert!(parse_cron("whenever").is_err());
     }
 }

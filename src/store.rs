@@ -13,7 +13,8 @@ use std::future::Future;
 
 use actix::prelude::*;
 
-use crate::db::{Access, Db, DbConn, DbSettings};
+use crate::db::conn::{Access, DbConn};
+use crate::db::{Db, DbSettings};
 use crate::error::StoreError;
 use writes::{WriteQueue, WriteRequest, WriteResult};
 
@@ -21,26 +22,17 @@ use writes::{WriteQueue, WriteRequest, WriteResult};
 /// wait there while a commit runs; a deep mailbox is what lets them be batched.
 const MAILBOX_CAPACITY: usize = 1 << 16;
 
-/// How the store behaves, beyond where its database is.
+/// How the store behaves, beyond where its database is. The defaults are the
+/// configuration's (`StoreSettings::default()` is `Config::default().store_settings()`).
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
-    /// Largest message content (and summary), in bytes. Default 1 MiB.
+    /// Largest message content (and summary), in bytes.
     pub max_content_bytes: usize,
-    /// The history window when a `LoadHistory` names none: this many turns. Default 20.
+    /// The history window when a `LoadHistory` names none: this many turns.
     pub max_history_turns: i64,
     /// Folder where a cleanup first writes (and fsyncs) every conversation it is about
     /// to delete, one NDJSON file a day; `None`: no archive.
     pub archive_dir: Option<std::path::PathBuf>,
-}
-
-impl Default for StoreSettings {
-    fn default() -> Self {
-        StoreSettings {
-            max_content_bytes: 1024 * 1024,
-            max_history_turns: 20,
-            archive_dir: None,
-        }
-    }
 }
 
 /// The conversation store. Start it with [`StoreActor::open`] and send it the messages

@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 
-use super::{DbConn, DbTarget, dialect, with_conn};
+use super::conn::{DbConn, with_conn};
+use super::dialect;
+use super::target::DbTarget;
 use crate::error::StoreError;
 
 /// A database made for one test or benchmark run. Dropping it drops a server database;

@@ -3,48 +3,23 @@
 //!
 //! diesel-async reaches SQLite through `SyncConnectionWrapper`, which normally moves
 //! every statement to a blocking thread. Here the wrapper runs statements inline
-//! ([`Inline`]) and the pool moves the whole operation to a blocking thread instead, so
-//! a batch of a thousand inserts costs one thread hop, and the query code stays the same
-//! async code the server backends run.
+//! ([`Inline`](super::conn::Inline)) and the pool moves the whole operation to a
+//! blocking thread instead, so a batch of a thousand inserts costs one thread hop, and
+//! the query code stays the same async code the server backends run.
 
-use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use diesel::connection::{AnsiTransactionManager, Instrumentation, SimpleConnection};
+use diesel::connection::{Instrumentation, SimpleConnection};
 use diesel::{Connection, SqliteConnection};
 use diesel_async::AsyncConnection;
-use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use futures_util::future::BoxFuture;
 
-use super::{Access, DbConn, DbSettings};
+use super::conn::{Access, DbConn, SqliteConn};
+use super::settings::DbSettings;
 use crate::error::StoreError;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-
-/// Runs the wrapper's "blocking" tasks at once, on the calling thread: the pool already
-/// runs each operation on a blocking thread.
-pub struct Inline;
-
-impl SpawnBlocking for Inline {
-    fn spawn_blocking<'a, R>(
-        &mut self,
-        task: impl FnOnce() -> R + Send + 'static,
-    ) -> BoxFuture<'a, Result<R, Box<dyn Error + Send + Sync + 'static>>>
-    where
-        R: Send + 'static,
-    {
-        Box::pin(std::future::ready(Ok(task())))
-    }
-
-    fn get_runtime() -> Self {
-        Inline
-    }
-}
-
-/// A SQLite connection as the shared query code sees it.
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, Inline>;
 
 /// Makes instrumentation for each new connection.
 pub type InstrumentationFactory = Box<dyn Fn() -> Box<dyn Instrumentation> + Send + Sync>;
@@ -72,19 +47,11 @@ impl SqlitePool {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let synchronous = match settings.sqlite_synchronous.to_ascii_lowercase().as_str() {
-            s @ ("full" | "normal" | "off" | "extra") => s.to_string(),
-            other => {
-                return Err(StoreError::invalid(
-                    "sqlite_synchronous",
-                    format!("{other:?} is not one of full, normal, off, extra"),
-                ));
-            }
-        };
         let pragmas = format!(
-            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
              PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
-            settings.busy_timeout.as_millis()
+            settings.busy_timeout.as_millis(),
+            settings.sqlite_synchronous.pragma()
         );
         let pool = SqlitePool {
             path: path.to_path_buf(),
@@ -193,12 +160,6 @@ fn run_sync<R: Send + 'static>(
     f: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<R> + Send + 'static,
 ) -> Result<R, StoreError> {
     Ok(futures_executor::block_on(conn.spawn_blocking(f))?)
-}
-
-/// Starts a transaction with `statement` (see `dialect::begin_statement`).
-pub async fn begin(conn: &mut SqliteConn, statement: &'static str) -> diesel::QueryResult<()> {
-    conn.spawn_blocking(move |c| AnsiTransactionManager::begin_transaction_sql(c, statement))
-        .await
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -11,8 +11,10 @@ use super::messages::*;
 use super::operations;
 use super::validate;
 use super::writes::WriteRequest;
-use crate::db::models::NewMessageRow;
-use crate::db::{Access, DbConn, conversations};
+use crate::db::conn::{Access, DbConn};
+use crate::db::conversation_table;
+use crate::db::maintenance;
+use crate::db::rows::NewMessageRow;
 use crate::error::StoreError;
 use crate::model::{BudgetStatus, Conversation, Message, Stats, now};
 use crate::transfer::{self, ExportDocument};
@@ -63,7 +65,7 @@ impl Handler<GetConversationByUser> for StoreActor {
             return reject(error);
         }
         self.run(Access::Read, async move |c: &mut DbConn<'_>| {
-            Ok(conversations::find_by_user(c, &msg.user_key)
+            Ok(conversation_table::find_by_user(c, &msg.user_key)
                 .await?
                 .map(Conversation::from))
         })
@@ -88,19 +90,19 @@ impl Handler<ListConversations> for StoreActor {
         self.run(Access::Read, async move |c: &mut DbConn<'_>| {
             let after = match msg.after_id {
                 Some(id) => {
-                    let row = conversations::find(c, id).await?.ok_or_else(|| {
+                    let row = conversation_table::find(c, id).await?.ok_or_else(|| {
                         StoreError::invalid("after_id", format!("conversation {id} does not exist"))
                     })?;
                     Some((row.last_activity, row.id))
                 }
                 None => None,
             };
-            let filter = conversations::ListFilter {
+            let filter = conversation_table::ListFilter {
                 user_key: msg.user_key,
                 platform: msg.platform,
                 after,
             };
-            let rows = conversations::list(c, &filter, limit + 1).await?;
+            let rows = conversation_table::list(c, &filter, limit + 1).await?;
             let more = rows.len() as i64 > limit;
             let conversations: Vec<Conversation> = rows
                 .into_iter()
@@ -263,7 +265,7 @@ impl Handler<UpdateConversationStats> for StoreActor {
         let tokens = msg.tokens_used;
         self.run(Access::Write, async move |c: &mut DbConn<'_>| {
             c.transaction(async |c: &mut DbConn<'_>| {
-                let rows = conversations::add_messages(c, id, 0, tokens, now).await?;
+                let rows = conversation_table::add_messages(c, id, 0, tokens, now).await?;
                 operations::updated(c, id, rows).await
             })
             .await
@@ -340,7 +342,7 @@ impl Handler<ExportConversation> for StoreActor {
         };
         self.run(Access::Read, async move |c: &mut DbConn<'_>| {
             c.read_snapshot(async |c: &mut DbConn<'_>| {
-                let row = conversations::find(c, id)
+                let row = conversation_table::find(c, id)
                     .await?
                     .ok_or_else(|| StoreError::conversation_not_found(id))?;
                 operations::export(c, row).await
@@ -359,7 +361,7 @@ impl Handler<ExportPage> for StoreActor {
         }
         self.run(Access::Read, async move |c: &mut DbConn<'_>| {
             c.read_snapshot(async |c: &mut DbConn<'_>| {
-                let rows = conversations::page_by_id(c, msg.after_id, msg.limit).await?;
+                let rows = conversation_table::page_by_id(c, msg.after_id, msg.limit).await?;
                 let mut documents = Vec::with_capacity(rows.len());
                 for row in rows {
                     documents.push(operations::export(c, row).await?);
@@ -408,7 +410,7 @@ impl Handler<Vacuum> for StoreActor {
         let backend = self.db.backend().name().to_string();
         self.run(Access::Write, async move |c: &mut DbConn<'_>| {
             let started = Instant::now();
-            crate::db::dialect::maintenance(c).await?;
+            maintenance::run(c).await?;
             Ok(MaintenanceReport {
                 backend,
                 duration_ms: started.elapsed().as_millis() as u64,
@@ -434,7 +436,8 @@ impl Handler<SetSummary> for StoreActor {
         let now = now().naive_utc();
         self.run(Access::Write, async move |c: &mut DbConn<'_>| {
             c.transaction(async |c: &mut DbConn<'_>| {
-                let rows = conversations::set_summary(c, id, msg.summary.as_deref(), now).await?;
+                let rows =
+                    conversation_table::set_summary(c, id, msg.summary.as_deref(), now).await?;
                 operations::updated(c, id, rows).await
             })
             .await
@@ -458,7 +461,7 @@ impl Handler<SetActivePersona> for StoreActor {
         self.run(Access::Write, async move |c: &mut DbConn<'_>| {
             c.transaction(async |c: &mut DbConn<'_>| {
                 let rows =
-                    conversations::set_persona(c, id, msg.persona_id.as_deref(), now).await?;
+                    conversation_table::set_persona(c, id, msg.persona_id.as_deref(), now).await?;
                 operations::updated(c, id, rows).await
             })
             .await
@@ -492,7 +495,7 @@ impl Handler<CheckTokenBudget> for StoreActor {
         }
         self.run(Access::Read, async move |c: &mut DbConn<'_>| {
             // As the guide has it: a user without a conversation is within any budget.
-            let used = conversations::find_by_user(c, &msg.user_key)
+            let used = conversation_table::find_by_user(c, &msg.user_key)
                 .await?
                 .map(|row| row.total_tokens);
             Ok(BudgetStatus {

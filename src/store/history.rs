@@ -4,8 +4,9 @@
 //! and reading stops as soon as the window is full, so the cost of a read follows the
 //! window, never the length of the conversation.
 
-use crate::db::models::MessageRow;
-use crate::db::{DbConn, messages};
+use crate::db::conn::DbConn;
+use crate::db::message_table;
+use crate::db::rows::MessageRow;
 use crate::error::StoreError;
 use crate::model::{Message, Role};
 
@@ -66,7 +67,7 @@ pub async fn load(
     let mut cursor = before_id;
     let mut chunk = window.first_chunk();
     'reading: loop {
-        let rows = messages::tail(conn, conversation_id, cursor, chunk).await?;
+        let rows = message_table::tail(conn, conversation_id, cursor, chunk).await?;
         let reached_start = (rows.len() as i64) < chunk;
         for row in rows {
             tokens += i64::from(row.tokens);

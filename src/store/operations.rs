@@ -5,8 +5,9 @@ use std::path::Path;
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::db::models::{ConversationRow, NewConversationRow, NewMessageRow};
-use crate::db::{DbConn, conversations, dialect, messages};
+use crate::db::conn::DbConn;
+use crate::db::rows::{ConversationRow, NewConversationRow, NewMessageRow};
+use crate::db::{conversation_table, message_table};
 use crate::error::StoreError;
 use crate::model::{Conversation, Message, Stats};
 use crate::store::messages::{Obtained, OnConflict};
@@ -19,7 +20,7 @@ const EXPORT_PAGE: i64 = 1_000;
 
 /// The conversation `id`, or `NotFound`.
 pub async fn conversation(conn: &mut DbConn<'_>, id: i64) -> Result<Conversation, StoreError> {
-    conversations::find(conn, id)
+    conversation_table::find(conn, id)
         .await?
         .map(Conversation::from)
         .ok_or_else(|| StoreError::conversation_not_found(id))
@@ -46,7 +47,10 @@ pub async fn get_or_create(
     chat_id: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<Obtained, StoreError> {
-    if conversations::find_by_user(conn, user_key).await?.is_none() {
+    if conversation_table::find_by_user(conn, user_key)
+        .await?
+        .is_none()
+    {
         let row = NewConversationRow {
             user_key,
             platform,
@@ -58,7 +62,7 @@ pub async fn get_or_create(
             message_count: 0,
             active_persona_id: None,
         };
-        match dialect::insert_conversation(conn, &row).await {
+        match conversation_table::insert(conn, &row).await {
             Ok(id) => {
                 return Ok(Obtained {
                     conversation: conversation(conn, id).await?,
@@ -72,10 +76,10 @@ pub async fn get_or_create(
             Err(error) => return Err(error.into()),
         }
     }
-    let existing: ConversationRow = conversations::find_by_user(conn, user_key)
+    let existing: ConversationRow = conversation_table::find_by_user(conn, user_key)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("conversation of {user_key:?}")))?;
-    conversations::touch_identity(conn, existing.id, platform, chat_id, now).await?;
+    conversation_table::touch_identity(conn, existing.id, platform, chat_id, now).await?;
     Ok(Obtained {
         conversation: conversation(conn, existing.id).await?,
         created: false,
@@ -86,15 +90,15 @@ pub async fn get_or_create(
 /// messages went. The conversation row is updated (locked) first, so that a concurrent
 /// save either lands before the clear or after it, never half-counted.
 pub async fn clear(conn: &mut DbConn<'_>, id: i64, now: NaiveDateTime) -> Result<u64, StoreError> {
-    if conversations::reset(conn, id, now).await? == 0 {
+    if conversation_table::reset(conn, id, now).await? == 0 {
         return Err(StoreError::conversation_not_found(id));
     }
-    Ok(messages::delete_in(conn, &[id]).await? as u64)
+    Ok(message_table::delete_in(conn, &[id]).await? as u64)
 }
 
 /// Deletes conversation `id` and its messages.
 pub async fn delete(conn: &mut DbConn<'_>, id: i64) -> Result<(), StoreError> {
-    if conversations::delete(conn, &[id]).await? == 0 {
+    if conversation_table::delete(conn, &[id]).await? == 0 {
         return Err(StoreError::conversation_not_found(id));
     }
     Ok(())
@@ -117,14 +121,14 @@ pub async fn cleanup_batch(
     cutoff: NaiveDateTime,
     archive: Option<&Path>,
 ) -> Result<CleanupBatch, StoreError> {
-    let ids = conversations::inactive_ids(conn, cutoff, CLEANUP_BATCH).await?;
+    let ids = conversation_table::inactive_ids(conn, cutoff, CLEANUP_BATCH).await?;
     if ids.is_empty() {
         return Ok(CleanupBatch::default());
     }
     if let Some(dir) = archive {
         let mut lines = Vec::new();
         for &id in &ids {
-            if let Some(row) = conversations::find(conn, id).await? {
+            if let Some(row) = conversation_table::find(conn, id).await? {
                 serde_json::to_writer(&mut lines, &export(conn, row).await?)
                     .map_err(|e| StoreError::Internal(format!("cannot encode the archive: {e}")))?;
                 lines.push(b'\n');
@@ -132,7 +136,7 @@ pub async fn cleanup_batch(
         }
         append_durably(dir, &lines)?;
     }
-    let deleted = conversations::delete_inactive(conn, &ids, cutoff).await?;
+    let deleted = conversation_table::delete_inactive(conn, &ids, cutoff).await?;
     Ok(CleanupBatch {
         picked: ids.len(),
         deleted,
@@ -167,9 +171,9 @@ pub fn cleanup_cutoff(now: NaiveDateTime, days: i64) -> NaiveDateTime {
 /// The guide's statistics, from the conversations table alone (its counters move in
 /// the same transactions as the messages).
 pub async fn stats(conn: &mut DbConn<'_>) -> Result<Stats, StoreError> {
-    let (count, messages, tokens) = conversations::totals(conn).await?;
+    let (count, messages, tokens) = conversation_table::totals(conn).await?;
     let longest = if count > 0 {
-        conversations::longest(conn).await?
+        conversation_table::longest(conn).await?
     } else {
         None
     };
@@ -199,7 +203,7 @@ pub async fn export(
     let mut all: Vec<Message> = Vec::new();
     let mut after = 0;
     loop {
-        let page = messages::page(conn, row.id, after, EXPORT_PAGE).await?;
+        let page = message_table::page(conn, row.id, after, EXPORT_PAGE).await?;
         let full = page.len() as i64 == EXPORT_PAGE;
         for message in page {
             after = message.id;
@@ -219,7 +223,7 @@ pub async fn import(
     on_conflict: OnConflict,
     now: NaiveDateTime,
 ) -> Result<Obtained, StoreError> {
-    if let Some(existing) = conversations::find_by_user(conn, &document.user_key).await? {
+    if let Some(existing) = conversation_table::find_by_user(conn, &document.user_key).await? {
         match on_conflict {
             OnConflict::Skip => {
                 return Ok(Obtained {
@@ -228,7 +232,7 @@ pub async fn import(
                 });
             }
             OnConflict::Replace => {
-                conversations::delete(conn, &[existing.id]).await?;
+                conversation_table::delete(conn, &[existing.id]).await?;
             }
         }
     }
@@ -248,7 +252,7 @@ pub async fn import(
         message_count: document.messages.len() as i64,
         active_persona_id: document.active_persona_id.as_deref(),
     };
-    let id = dialect::insert_conversation(conn, &row).await?;
+    let id = conversation_table::insert(conn, &row).await?;
     let rows: Vec<NewMessageRow> = document
         .messages
         .into_iter()
@@ -262,7 +266,7 @@ pub async fn import(
             idempotency_key: m.idempotency_key,
         })
         .collect();
-    dialect::insert_messages(conn, &rows).await?;
+    message_table::insert_all(conn, &rows).await?;
     Ok(Obtained {
         conversation: conversation(conn, id).await?,
         created: true,

@@ -1,7 +1,7 @@
 //! The rules input must follow before anything is written. Each check names the field
 //! it guards, so a caller can tell exactly what to fix.
 
-use crate::db::models::NewMessageRow;
+use crate::db::rows::NewMessageRow;
 use crate::error::StoreError;
 use crate::store::messages::NewMessage;
 

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use crate::db::dialect::CounterDelta;
-use crate::db::models::{MessageRow, NewMessageRow};
-use crate::db::{Db, DbConn, conversations, dialect, messages};
+use crate::db::Db;
+use crate::db::conn::DbConn;
+use crate::db::conversation_table::{self, CounterDelta};
+use crate::db::message_table;
+use crate::db::rows::{MessageRow, NewMessageRow};
 use crate::error::StoreError;
 use crate::model::Message;
 use crate::store::messages::SavedMessage;
@@ -160,7 +162,7 @@ async fn apply(
     let mut ids: Vec<i64> = requests.iter().map(|r| r.conversation_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let existing: std::collections::HashSet<i64> = conversations::existing_ids(conn, &ids)
+    let existing: std::collections::HashSet<i64> = conversation_table::existing_ids(conn, &ids)
         .await?
         .into_iter()
         .collect();
@@ -209,13 +211,13 @@ async fn apply(
     }
 
     let deltas: Vec<CounterDelta> = deltas.into_values().collect();
-    dialect::add_to_counters(conn, &deltas).await?;
+    conversation_table::add_to_counters(conn, &deltas).await?;
 
     let rows: Vec<NewMessageRow> = to_insert
         .iter()
         .map(|&(r, m)| requests[r].rows[m].clone())
         .collect();
-    let ids = dialect::insert_messages_returning_ids(conn, &rows).await?;
+    let ids = message_table::insert_returning_ids(conn, &rows).await?;
     let mut inserted: HashMap<(usize, usize), Message> = HashMap::with_capacity(ids.len());
     for ((position, row), id) in to_insert.into_iter().zip(&rows).zip(ids) {
         inserted.insert(position, row.stored(id)?);
@@ -267,7 +269,7 @@ async fn stored_by_key(
     }
     keys.sort_unstable();
     keys.dedup();
-    let rows: Vec<MessageRow> = messages::with_keys(conn, ids, &keys).await?;
+    let rows: Vec<MessageRow> = message_table::with_keys(conn, ids, &keys).await?;
     rows.into_iter()
         .map(|row| {
             let key = (
