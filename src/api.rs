@@ -33,7 +33,7 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 use crate::StoreActor;
 use crate::metrics::Metrics;
 use crate::scheduler::GetSchedule;
-use crate::store::messages::OnConflict;
+use crate::store::requests::OnConflict;
 
 /// Everything the HTTP layer needs.
 #[derive(Clone)]

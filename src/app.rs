@@ -15,7 +15,7 @@ use crate::error::StoreError;
 use crate::metrics::Metrics;
 use crate::scheduler::{JobKind, JobSpec, SchedulerActor};
 use crate::store::StoreActor;
-use crate::store::messages::GetConversationByUser;
+use crate::store::requests::GetConversationByUser;
 use crate::systemd;
 
 /// Why the daemon could not start.
@@ -116,7 +116,7 @@ async fn pet_watchdog(store: Addr<StoreActor>, interval: Duration) {
 /// by now, so the queue only holds writes whose answers nobody awaits any more — they
 /// were not acknowledged, but they are committed all the same.
 async fn drain(store: Addr<StoreActor>) {
-    store.do_send(crate::store::messages::Shutdown);
+    store.do_send(crate::store::requests::Shutdown);
     while store.connected() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -1,7 +1,7 @@
 //! convstore: a persistent conversation store for AI chat bots.
 //!
-//! The public API is the [`StoreActor`] and the typed messages in [`store::messages`]:
-//! start the actor with [`StoreActor::open`], send it messages, get back
+//! The public API is the [`StoreActor`] and the typed requests in [`store::requests`]:
+//! start the actor with [`StoreActor::open`], send it requests, get back
 //! `Result<T, StoreError>`. The same store runs on SQLite (the embedded default),
 //! PostgreSQL or MySQL/MariaDB, chosen by the database URL.
 
@@ -21,5 +21,5 @@ pub mod systemd;
 pub mod transfer;
 
 pub use error::StoreError;
-pub use model::{Conversation, Message, Role, Stats};
+pub use model::{Conversation, Role, Stats, StoredMessage};
 pub use store::StoreActor;

@@ -1,5 +1,5 @@
 //! The records the store hands out (conversations, messages, statistics) and their JSON
-//! form, which follows the conversation-store guide.
+//! form, which follows the conversation-store guide, with its timestamps.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,7 +10,21 @@ use serde::{Deserialize, Serialize};
 use crate::error::StoreError;
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+// Stored as its name (`user`, ...) in a text column (see `db::rows`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The person talking to the bot. A `user` message starts a turn.
@@ -86,8 +100,10 @@ pub struct Conversation {
 }
 
 /// One stored message.
+// Named `Message` in the API's JSON schema, as clients generated from it know it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Message {
+#[schema(as = Message)]
+pub struct StoredMessage {
     /// Primary key; ids grow with the order messages were saved.
     pub id: i64,
     /// The conversation it belongs to.
@@ -140,20 +156,6 @@ pub struct BudgetStatus {
     pub within_budget: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::timestamp;
-    use chrono::{DateTime, Utc};
-
-    #[test]
-    fn timestamps_show_six_digits_and_z() {
-        let t: DateTime<Utc> = "2025-01-08T10:00:00.123456Z".parse().unwrap();
-        assert_eq!(timestamp::format(&t), "2025-01-08T10:00:00.123456Z");
-        let t: DateTime<Utc> = "0999-12-31T23:59:09Z".parse().unwrap();
-        assert_eq!(timestamp::format(&t), "0999-12-31T23:59:09.000000Z");
-    }
-}
-
 /// The current time, cut to the microsecond precision every backend stores.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -166,7 +168,7 @@ pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
 
 /// Timestamps in JSON: RFC 3339, UTC, `Z`, always six fractional digits.
 pub mod timestamp {
-    use chrono::{DateTime, Utc};
+    use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Formats `t` as `2025-01-08T10:00:00.123456Z`. Written out by hand: every message
@@ -191,9 +193,72 @@ pub mod timestamp {
         s.serialize_str(&format(t))
     }
 
-    /// Reads any timestamp [`crate::transfer::parse_timestamp`] accepts.
+    /// Reads any timestamp [`parse`] accepts.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let text = String::deserialize(d)?;
-        crate::transfer::parse_timestamp(&text).map_err(serde::de::Error::custom)
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// Reads a timestamp: RFC 3339 with `Z` or an offset, or a naive ISO 8601 time (UTC
+    /// assumed) with `T` or a space, as Python's `isoformat()` writes it. Kept to the
+    /// microsecond.
+    pub fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+        let text = text.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Ok(t.with_timezone(&Utc).trunc_subsecs(6));
+        }
+        for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+                return Ok(t.and_utc().trunc_subsecs(6));
+            }
+        }
+        for format in ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+            if let Ok(t) = DateTime::parse_from_str(text, format) {
+                return Ok(t.with_timezone(&Utc).trunc_subsecs(6));
+            }
+        }
+        Err(format!(
+            "{text:?} is not a timestamp like 2025-01-08T10:00:00.123456Z"
+        ))
+    }
+
+    /// An optional timestamp in the same format (`null` when absent).
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serializes `Some` in the contract's format, `None` as `null`.
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads `null` or any timestamp [`super::parse`] accepts.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| super::parse(&text).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamp;
+    use chrono::{DateTime, Utc};
+
+    #[test]
+    fn timestamps_show_six_digits_and_z() {
+        let t: DateTime<Utc> = "2025-01-08T10:00:00.123456Z".parse().unwrap();
+        assert_eq!(timestamp::format(&t), "2025-01-08T10:00:00.123456Z");
+        let t: DateTime<Utc> = "0999-12-31T23:59:09Z".parse().unwrap();
+        assert_eq!(timestamp::format(&t), "0999-12-31T23:59:09.000000Z");
     }
 }

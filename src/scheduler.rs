@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use crate::model::timestamp;
 use crate::store::StoreActor;
-use crate::store::messages::{CleanupOldConversations, Vacuum};
+use crate::store::requests::{CleanupOldConversations, Vacuum};
 
 /// The state of one scheduled job, as `GET /admin/schedule` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

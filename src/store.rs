@@ -1,11 +1,13 @@
-//! The [`StoreActor`]: the one owner of the database. Every operation is a typed message
-//! (see [`messages`]); callers in process, the HTTP API, the CLI and the scheduler all
-//! send the same messages.
+//! The [`StoreActor`]: the one owner of the database. Every operation is a typed request
+//! (see [`requests`]); callers in process, the HTTP API, the CLI and the scheduler all
+//! send the same requests.
 
+mod checked;
 mod handlers;
-pub mod history;
-pub mod messages;
+mod history;
+pub mod import;
 mod operations;
+pub mod requests;
 pub mod validate;
 mod writes;
 
@@ -16,6 +18,7 @@ use actix::prelude::*;
 use crate::db::conn::{Access, DbConn};
 use crate::db::{Db, DbSettings};
 use crate::error::StoreError;
+pub use checked::CheckedMessage;
 use writes::{WriteQueue, WriteRequest, WriteResult};
 
 /// Messages that may wait in the store's mailbox before senders are held back. Saves
@@ -35,18 +38,21 @@ pub struct StoreSettings {
     pub archive_dir: Option<std::path::PathBuf>,
 }
 
-/// The conversation store. Start it with [`StoreActor::open`] and send it the messages
-/// of [`messages`].
+/// The conversation store. Start it with [`StoreActor::open`] and send it the requests
+/// of [`requests`].
 ///
 /// ```no_run
-/// use convstore::db::{DbSettings, DbTarget};
-/// use convstore::store::messages::{GetOrCreate, LoadHistory, NewMessage, SaveMessage};
+/// use convstore::config::Config;
+/// use convstore::store::requests::{
+///     GetOrCreate, HistoryWindow, LoadHistory, NewMessage, SaveMessage,
+/// };
 /// use convstore::{Role, StoreActor};
 ///
 /// #[actix::main]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
-///     let target = DbTarget::parse(None, "data".as_ref())?;
-///     let store = StoreActor::open(DbSettings::new(target), Default::default()).await?;
+///     // SQLite in data/conversations.db; set `db_url` for "postgres://...", "mysql://...".
+///     let config = Config::default();
+///     let store = StoreActor::open(config.db_settings()?, config.store_settings()).await?;
 ///     let conversation = store
 ///         .send(GetOrCreate {
 ///             user_key: "feishu:group:user123".into(),
@@ -61,8 +67,9 @@ pub struct StoreSettings {
 ///             message: NewMessage::new(Role::User, "Hello, how are you?").tokens(15),
 ///         })
 ///         .await??;
+///     let window = HistoryWindow { max_turns: Some(10), ..Default::default() };
 ///     let history = store
-///         .send(LoadHistory { conversation_id: conversation.id, max_turns: Some(10), ..Default::default() })
+///         .send(LoadHistory { conversation_id: conversation.id, window })
 ///         .await??;
 ///     assert_eq!(history.len(), 1);
 ///     Ok(())
@@ -95,11 +102,6 @@ impl StoreActor {
         }
     }
 
-    /// The database this store owns.
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// Runs `op` with a connection, as the answer to a message.
     fn run<T, F>(&self, access: Access, op: F) -> ResponseFuture<Result<T, StoreError>>
     where
@@ -110,7 +112,7 @@ impl StoreActor {
         Box::pin(async move { db.run(access, op).await })
     }
 
-    /// Queues validated rows for the next group commit and starts one if none runs.
+    /// Queues checked messages for the next group commit and starts one if none runs.
     fn enqueue(
         &mut self,
         request: WriteRequest,

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use convstore::StoreActor;
 use convstore::config::Config;
-use convstore::store::messages::{
+use convstore::store::requests::{
     CleanupOldConversations, ExportConversation, ExportPage, GetStats, ImportConversation,
     OnConflict, Vacuum,
 };

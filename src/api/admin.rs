@@ -11,7 +11,7 @@ use super::error::ErrorResponses;
 use super::extract::Params;
 use super::{ApiError, ApiState};
 use crate::scheduler::{GetSchedule, JobStatus};
-use crate::store::messages::{CleanupOldConversations, MaintenanceReport, Vacuum};
+use crate::store::requests::{CleanupOldConversations, MaintenanceReport, Vacuum};
 
 /// Query of `POST /admin/cleanup`.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -46,7 +46,7 @@ fn operation_name<M>() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::messages::SaveMessage;
+    use crate::store::requests::SaveMessage;
 
     #[test]
     fn operation_names_are_short() {

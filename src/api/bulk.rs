@@ -15,7 +15,7 @@ use super::extract::Params;
 use super::ndjson::{Line, Lines};
 use super::transfer::ImportQuery;
 use super::{ApiError, ApiState};
-use crate::store::messages::{ExportPage, ImportConversation, OnConflict};
+use crate::store::requests::{ExportPage, ImportConversation, OnConflict};
 use crate::transfer::ExportDocument;
 
 /// The content type of NDJSON.

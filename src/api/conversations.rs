@@ -11,7 +11,7 @@ use super::error::ErrorResponses;
 use super::extract::{Body, ConversationId, Params};
 use super::{ApiError, ApiState, created_or_ok};
 use crate::model::Conversation;
-use crate::store::messages::{
+use crate::store::requests::{
     ConversationPage, DeleteConversation, GetConversation, GetConversationByUser, GetOrCreate,
     ListConversations, SetActivePersona, SetSummary, UpdateConversationStats,
 };

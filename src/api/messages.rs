@@ -4,16 +4,16 @@
 use actix_web::web::Data;
 use actix_web::{HttpResponse, delete, get, post};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::ask::ask;
 use super::error::ErrorResponses;
 use super::extract::{Body, ConversationId, Params};
 use super::{ApiError, ApiState, created_or_ok};
 use crate::error::StoreError;
-use crate::model::{Message, Role};
-use crate::store::messages::{
-    ClearConversation, LoadHistory, NewMessage, SaveMessage, SaveMessages,
+use crate::model::{Role, StoredMessage};
+use crate::store::requests::{
+    ClearConversation, HistoryWindow, LoadHistory, NewMessage, SaveMessage, SaveMessages,
 };
 
 /// A message to save, as a request carries it.
@@ -76,26 +76,7 @@ pub struct Batch {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Messages {
     /// The messages.
-    pub messages: Vec<Message>,
-}
-
-/// Query of `GET /v1/conversations/{id}/history`; when several windows are given, the
-/// smallest wins; with none, the configured number of turns.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
-    /// At most this many turns (a turn starts at a `user` message), 1 to 10000.
-    #[param(minimum = 1, maximum = 10_000)]
-    pub max_turns: Option<i64>,
-    /// At most this many messages, 1 to 100000.
-    #[param(minimum = 1, maximum = 100_000)]
-    pub max_messages: Option<i64>,
-    /// The newest whole turns whose tokens add up to at most this, 1 to 10^9.
-    #[param(minimum = 1, maximum = 1_000_000_000)]
-    pub max_tokens: Option<i64>,
-    /// Only messages older than this message id (pages back).
-    #[param(minimum = 1)]
-    pub before_id: Option<i64>,
+    pub messages: Vec<StoredMessage>,
 }
 
 /// Saves one message; with an `idempotency_key` already saved here, returns that one.
@@ -104,8 +85,8 @@ pub struct HistoryQuery {
     params(ConversationId),
     request_body = MessageInput,
     responses(
-        (status = 201, description = "Saved", body = Message),
-        (status = 200, description = "The idempotency key was already saved; the stored message", body = Message),
+        (status = 201, description = "Saved", body = StoredMessage),
+        (status = 200, description = "The idempotency key was already saved; the stored message", body = StoredMessage),
         ErrorResponses,
     )
 )]
@@ -154,21 +135,18 @@ pub async fn save_batch(
 /// The recent history, oldest message first.
 #[utoipa::path(
     tag = "messages",
-    params(ConversationId, HistoryQuery),
+    params(ConversationId, HistoryWindow),
     responses((status = 200, description = "OK", body = Messages), ErrorResponses)
 )]
 #[get("/v1/conversations/{id}/history")]
 pub async fn history(
     state: Data<ApiState>,
     id: ConversationId,
-    Params(query): Params<HistoryQuery>,
+    Params(window): Params<HistoryWindow>,
 ) -> Result<HttpResponse, ApiError> {
     let request = LoadHistory {
         conversation_id: id.0,
-        max_turns: query.max_turns,
-        max_messages: query.max_messages,
-        max_tokens: query.max_tokens,
-        before_id: query.before_id,
+        window,
     };
     let messages = ask(&state, request).await?;
     Ok(HttpResponse::Ok().json(Messages { messages }))

@@ -13,7 +13,7 @@ use super::admin::jobs;
 use super::ask::ask;
 use super::error::ErrorResponses;
 use super::{ApiDoc, ApiError, ApiState, ErrorBody};
-use crate::store::messages::GetConversationByUser;
+use crate::store::requests::GetConversationByUser;
 
 /// How long the readiness probe waits for the database.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(5);

@@ -10,7 +10,7 @@ use super::error::ErrorResponses;
 use super::extract::Params;
 use super::{ApiError, ApiState};
 use crate::model::{BudgetStatus, Stats};
-use crate::store::messages::{CheckTokenBudget, GetStats};
+use crate::store::requests::{CheckTokenBudget, GetStats};
 
 /// Query of `GET /v1/budget/{user_key}`.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -10,7 +10,7 @@ use super::error::ErrorResponses;
 use super::extract::{ConversationId, Params};
 use super::{ApiError, ApiState, created_or_ok};
 use crate::model::Conversation;
-use crate::store::messages::{ExportConversation, ImportConversation, OnConflict};
+use crate::store::requests::{ExportConversation, ImportConversation, OnConflict};
 use crate::transfer::ExportDocument;
 
 /// Query of the import routes.

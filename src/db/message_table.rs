@@ -14,7 +14,7 @@ use super::schema::messages::dsl::*;
 const ROWS_PER_INSERT: usize = 500;
 
 /// Inserts a message and returns its id.
-pub async fn insert(conn: &mut DbConn<'_>, row: &NewMessageRow) -> QueryResult<i64> {
+pub async fn insert(conn: &mut DbConn<'_>, row: &NewMessageRow<'_>) -> QueryResult<i64> {
     let insert = diesel::insert_into(messages).values(row);
     with_conn!(
         conn,
@@ -31,7 +31,7 @@ pub async fn insert(conn: &mut DbConn<'_>, row: &NewMessageRow) -> QueryResult<i
 /// whose multi-row inserts do not report every id, one statement per row.
 pub async fn insert_returning_ids(
     conn: &mut DbConn<'_>,
-    rows: &[NewMessageRow],
+    rows: &[NewMessageRow<'_>],
 ) -> QueryResult<Vec<i64>> {
     #[cfg(feature = "postgres")]
     if let DbConn::Postgres(c) = conn {
@@ -58,7 +58,7 @@ pub async fn insert_returning_ids(
 /// Inserts many messages whose ids are not needed. The server backends take them in
 /// multi-row INSERTs; SQLite, in process, one prepared statement per row (diesel cannot
 /// insert several rows at once there).
-pub async fn insert_all(conn: &mut DbConn<'_>, rows: &[NewMessageRow]) -> QueryResult<()> {
+pub async fn insert_all(conn: &mut DbConn<'_>, rows: &[NewMessageRow<'_>]) -> QueryResult<()> {
     with_conn!(
         conn,
         |c| {

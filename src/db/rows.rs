@@ -1,11 +1,16 @@
-//! Rows as they are stored, and their conversion to the public records.
+//! Rows as they are stored, and their conversion to the public records; a [`Role`] is
+//! read and written as its name by the `ToSql`/`FromSql` impls here.
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
 use diesel::prelude::*;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
 
 use super::schema::{conversations, messages};
 use crate::error::StoreError;
-use crate::model::{Conversation, Message, from_db_time};
+use crate::model::{Conversation, Role, StoredMessage, from_db_time};
 
 /// A row of `conversations`.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -82,8 +87,8 @@ pub struct MessageRow {
     pub id: i64,
     /// Owning conversation.
     pub conversation_id: i64,
-    /// Role name.
-    pub role: String,
+    /// Who wrote it.
+    pub role: Role,
     /// Text.
     pub content: String,
     /// Save time (UTC).
@@ -96,7 +101,7 @@ pub struct MessageRow {
     pub idempotency_key: Option<String>,
 }
 
-impl TryFrom<MessageRow> for Message {
+impl TryFrom<MessageRow> for StoredMessage {
     type Error = StoreError;
 
     fn try_from(row: MessageRow) -> Result<Self, StoreError> {
@@ -113,12 +118,10 @@ impl TryFrom<MessageRow> for Message {
                 }
             },
         };
-        Ok(Message {
+        Ok(StoredMessage {
             id: row.id,
             conversation_id: row.conversation_id,
-            role: row.role.parse().map_err(|_| {
-                StoreError::Internal(format!("message {} has role {:?}", row.id, row.role))
-            })?,
+            role: row.role,
             content: row.content,
             timestamp: from_db_time(row.timestamp),
             tokens: row.tokens,
@@ -128,38 +131,44 @@ impl TryFrom<MessageRow> for Message {
     }
 }
 
-/// A message to insert.
+/// A message to insert, borrowing its text from the checked message it is made of.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = messages)]
-pub struct NewMessageRow {
+pub struct NewMessageRow<'a> {
     /// Owning conversation.
     pub conversation_id: i64,
-    /// Role name.
-    pub role: String,
+    /// Who wrote it.
+    pub role: Role,
     /// Text.
-    pub content: String,
+    pub content: &'a str,
     /// Save time (UTC).
     pub timestamp: NaiveDateTime,
     /// Token count.
     pub tokens: i32,
     /// JSON object as text, or NULL.
-    pub metadata_json: Option<String>,
+    pub metadata_json: Option<&'a str>,
     /// Idempotency key.
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<&'a str>,
 }
 
-impl NewMessageRow {
-    /// The public record of this row once stored under `id`.
-    pub fn stored(&self, id: i64) -> Result<Message, StoreError> {
-        Message::try_from(MessageRow {
-            id,
-            conversation_id: self.conversation_id,
-            role: self.role.clone(),
-            content: self.content.clone(),
-            timestamp: self.timestamp,
-            tokens: self.tokens,
-            metadata_json: self.metadata_json.clone(),
-            idempotency_key: self.idempotency_key.clone(),
-        })
+impl<DB> ToSql<Text, DB> for Role
+where
+    DB: Backend,
+    str: ToSql<Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+        self.as_str().to_sql(out)
+    }
+}
+
+impl<DB> FromSql<Text, DB> for Role
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let name = String::from_sql(bytes)?;
+        name.parse()
+            .map_err(|_| format!("a stored message has the role {name:?}").into())
     }
 }

@@ -4,27 +4,17 @@
 //! and reading stops as soon as the window is full, so the cost of a read follows the
 //! window, never the length of the conversation.
 
+use super::requests::HistoryWindow;
 use crate::db::conn::DbConn;
 use crate::db::message_table;
 use crate::db::rows::MessageRow;
 use crate::error::StoreError;
-use crate::model::{Message, Role};
+use crate::model::{Role, StoredMessage};
 
 /// Largest chunk read at once.
 const MAX_CHUNK: i64 = 1_000;
 
-/// The limits of a window; `None` means no limit of that kind.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Window {
-    /// Most turns (a turn starts at a `user` message).
-    pub max_turns: Option<i64>,
-    /// Most messages.
-    pub max_messages: Option<i64>,
-    /// Most tokens.
-    pub max_tokens: Option<i64>,
-}
-
-impl Window {
+impl HistoryWindow {
     fn exceeded(&self, messages: i64, turns: i64, tokens: i64) -> bool {
         self.max_messages.is_some_and(|max| messages > max)
             || self.max_turns.is_some_and(|max| turns > max)
@@ -34,11 +24,11 @@ impl Window {
     /// Whether the window may start at `role`. Turn and token windows start on a turn
     /// (a `user` message); a message window may start anywhere but at a tool result,
     /// which would be cut off from its call.
-    fn may_start_at(&self, role: &str) -> bool {
+    fn may_start_at(&self, role: Role) -> bool {
         if self.max_turns.is_some() || self.max_tokens.is_some() {
-            role == Role::User.as_str()
+            role == Role::User
         } else {
-            role != Role::Tool.as_str()
+            role != Role::Tool
         }
     }
 
@@ -52,33 +42,32 @@ impl Window {
     }
 }
 
-/// The messages of `conversation_id` in `window`, older than `before_id` if given,
+/// The messages of `conversation_id` in `window` (checked, with at least one limit),
 /// oldest first.
 pub async fn load(
     conn: &mut DbConn<'_>,
     conversation_id: i64,
-    window: Window,
-    before_id: Option<i64>,
-) -> Result<Vec<Message>, StoreError> {
+    window: HistoryWindow,
+) -> Result<Vec<StoredMessage>, StoreError> {
     // Newest first while reading; `fit` is how many of them make the best window so far.
     let mut newest_first: Vec<MessageRow> = Vec::new();
     let mut fit = 0;
     let (mut turns, mut tokens) = (0i64, 0i64);
-    let mut cursor = before_id;
+    let mut cursor = window.before_id;
     let mut chunk = window.first_chunk();
     'reading: loop {
         let rows = message_table::tail(conn, conversation_id, cursor, chunk).await?;
         let reached_start = (rows.len() as i64) < chunk;
         for row in rows {
             tokens += i64::from(row.tokens);
-            if row.role == Role::User.as_str() {
+            if row.role == Role::User {
                 turns += 1;
             }
             if window.exceeded(newest_first.len() as i64 + 1, turns, tokens) {
                 break 'reading;
             }
             cursor = Some(row.id);
-            let starts_window = window.may_start_at(&row.role);
+            let starts_window = window.may_start_at(row.role);
             newest_first.push(row);
             if starts_window {
                 fit = newest_first.len();
@@ -93,5 +82,8 @@ pub async fn load(
     }
     newest_first.truncate(fit);
     newest_first.reverse();
-    newest_first.into_iter().map(Message::try_from).collect()
+    newest_first
+        .into_iter()
+        .map(StoredMessage::try_from)
+        .collect()
 }

@@ -5,13 +5,13 @@ use std::path::Path;
 
 use chrono::{Duration, NaiveDateTime};
 
+use super::requests::{ConversationPage, Obtained};
 use crate::db::conn::DbConn;
-use crate::db::rows::{ConversationRow, NewConversationRow, NewMessageRow};
+use crate::db::rows::{ConversationRow, NewConversationRow};
 use crate::db::{conversation_table, message_table};
 use crate::error::StoreError;
-use crate::model::{Conversation, Message, Stats};
-use crate::store::messages::{Obtained, OnConflict};
-use crate::transfer::{ExportDocument, ImportDocument};
+use crate::model::{Conversation, Stats, StoredMessage};
+use crate::transfer::ExportDocument;
 
 /// Conversations deleted per transaction by a cleanup.
 pub const CLEANUP_BATCH: i64 = 500;
@@ -36,6 +36,42 @@ pub async fn updated(
         return Err(StoreError::conversation_not_found(id));
     }
     conversation(conn, id).await
+}
+
+/// Where a listing continues: after conversation `after_id` in the listing's order
+/// (last activity, then id, both descending); invalid input when it does not exist.
+pub async fn list_position(
+    conn: &mut DbConn<'_>,
+    after_id: Option<i64>,
+) -> Result<Option<(NaiveDateTime, i64)>, StoreError> {
+    let Some(id) = after_id else {
+        return Ok(None);
+    };
+    let row = conversation_table::find(conn, id).await?.ok_or_else(|| {
+        StoreError::invalid("after_id", format!("conversation {id} does not exist"))
+    })?;
+    Ok(Some((row.last_activity, row.id)))
+}
+
+/// Up to `limit` conversations that `filter` lets through, most recently active first,
+/// and where the next page starts.
+pub async fn list(
+    conn: &mut DbConn<'_>,
+    filter: &conversation_table::ListFilter,
+    limit: i64,
+) -> Result<ConversationPage, StoreError> {
+    let rows = conversation_table::list(conn, filter, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let conversations: Vec<Conversation> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(Conversation::from)
+        .collect();
+    let next_after_id = more.then(|| conversations.last().map(|c| c.id)).flatten();
+    Ok(ConversationPage {
+        conversations,
+        next_after_id,
+    })
 }
 
 /// Gets or creates the conversation of `user_key`. Race-free across processes: the
@@ -200,75 +236,18 @@ pub async fn export(
     conn: &mut DbConn<'_>,
     row: ConversationRow,
 ) -> Result<ExportDocument, StoreError> {
-    let mut all: Vec<Message> = Vec::new();
+    let mut all: Vec<StoredMessage> = Vec::new();
     let mut after = 0;
     loop {
         let page = message_table::page(conn, row.id, after, EXPORT_PAGE).await?;
         let full = page.len() as i64 == EXPORT_PAGE;
         for message in page {
             after = message.id;
-            all.push(Message::try_from(message)?);
+            all.push(StoredMessage::try_from(message)?);
         }
         if !full {
             break;
         }
     }
     Ok(ExportDocument::new(row.into(), all))
-}
-
-/// Imports a checked document (inside the caller's transaction).
-pub async fn import(
-    conn: &mut DbConn<'_>,
-    document: ImportDocument,
-    on_conflict: OnConflict,
-    now: NaiveDateTime,
-) -> Result<Obtained, StoreError> {
-    if let Some(existing) = conversation_table::find_by_user(conn, &document.user_key).await? {
-        match on_conflict {
-            OnConflict::Skip => {
-                return Ok(Obtained {
-                    conversation: existing.into(),
-                    created: false,
-                });
-            }
-            OnConflict::Replace => {
-                conversation_table::delete(conn, &[existing.id]).await?;
-            }
-        }
-    }
-    let first = document.messages.iter().filter_map(|m| m.timestamp).min();
-    let last = document.messages.iter().filter_map(|m| m.timestamp).max();
-    let created_at = document.created_at.or(first).unwrap_or(now);
-    let last_activity = document.last_activity.or(last).unwrap_or(created_at);
-    let message_tokens: i64 = document.messages.iter().map(|m| i64::from(m.tokens)).sum();
-    let row = NewConversationRow {
-        user_key: &document.user_key,
-        platform: &document.platform,
-        chat_id: document.chat_id.as_deref(),
-        created_at,
-        last_activity,
-        summary: document.summary.as_deref(),
-        total_tokens: document.total_tokens.unwrap_or(message_tokens),
-        message_count: document.messages.len() as i64,
-        active_persona_id: document.active_persona_id.as_deref(),
-    };
-    let id = conversation_table::insert(conn, &row).await?;
-    let rows: Vec<NewMessageRow> = document
-        .messages
-        .into_iter()
-        .map(|m| NewMessageRow {
-            conversation_id: id,
-            role: m.role.as_str().to_string(),
-            content: m.content,
-            timestamp: m.timestamp.unwrap_or(last_activity),
-            tokens: m.tokens,
-            metadata_json: m.metadata_json,
-            idempotency_key: m.idempotency_key,
-        })
-        .collect();
-    message_table::insert_all(conn, &rows).await?;
-    Ok(Obtained {
-        conversation: conversation(conn, id).await?,
-        created: true,
-    })
 }

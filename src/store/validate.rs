@@ -1,9 +1,13 @@
-//! The rules input must follow before anything is written. Each check names the field
-//! it guards, so a caller can tell exactly what to fix.
+//! The rules input must follow before anything is written, and the limits they hold it
+//! to (each written here, once). Each check names the field it guards, so a caller can
+//! tell exactly what to fix.
 
-use crate::db::rows::NewMessageRow;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::checked::CheckedMessage;
+use super::requests::{HistoryWindow, NewMessage};
 use crate::error::StoreError;
-use crate::store::messages::NewMessage;
 
 /// Longest user key, chat id, persona id and idempotency key, in characters.
 pub const MAX_KEY_CHARS: usize = 255;
@@ -19,6 +23,10 @@ pub const MAX_TOKENS_WINDOW: i64 = 1_000_000_000;
 pub const MAX_BATCH_MESSAGES: usize = 1_000;
 /// Largest page of a listing or an export.
 pub const MAX_PAGE: i64 = 1_000;
+/// Page of a listing that names no limit.
+pub const DEFAULT_PAGE: i64 = 50;
+/// Largest age, in days, a cleanup may name.
+pub const MAX_CLEANUP_DAYS: i64 = 36_500;
 /// Largest token usage one call may add.
 pub const MAX_USAGE: i64 = 1_000_000_000_000;
 /// Deepest nesting of arrays and objects in metadata (the object itself is level 1).
@@ -108,38 +116,42 @@ pub fn tokens(field: &str, tokens: i64) -> Result<i32, StoreError> {
         .map_err(|_| StoreError::invalid(field, format!("must be at most {}", i32::MAX)))
 }
 
-/// Metadata: a JSON object or nothing; stored as JSON text.
+/// Metadata: a JSON object or nothing (`{}`). Answers the object, and the JSON text it
+/// is stored as (`None` for an empty one).
 pub fn metadata(
     field: &str,
-    metadata: Option<&serde_json::Value>,
-) -> Result<Option<String>, StoreError> {
-    match metadata {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(value @ serde_json::Value::Object(map)) => {
-            if map.is_empty() {
-                Ok(None)
-            } else {
-                // What is stored must read back: serde_json reads JSON nested at most
-                // 127 levels deep, and documents and answers wrap metadata in three.
-                if too_deep(value, MAX_METADATA_DEPTH) {
-                    return Err(StoreError::invalid(
-                        field,
-                        format!("must be nested at most {MAX_METADATA_DEPTH} levels deep"),
-                    ));
-                }
-                // Looked for in the value, not the JSON text: there the text `\u0000`
-                // (a backslash, then `u0000`) looks like an escaped NUL.
-                if contains_nul(value) {
-                    return Err(StoreError::invalid(
-                        field,
-                        "must not contain NUL characters",
-                    ));
-                }
-                Ok(Some(value.to_string()))
-            }
-        }
-        Some(_) => Err(StoreError::invalid(field, "must be a JSON object")),
+    metadata: Option<Value>,
+) -> Result<(Map<String, Value>, Option<String>), StoreError> {
+    let map = match metadata {
+        None | Some(Value::Null) => return Ok((Map::new(), None)),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(StoreError::invalid(field, "must be a JSON object")),
+    };
+    if map.is_empty() {
+        return Ok((map, None));
     }
+    // What is stored must read back: serde_json reads JSON nested at most 127 levels
+    // deep, and documents and answers wrap metadata in three.
+    if map.values().any(|v| too_deep(v, MAX_METADATA_DEPTH - 1)) {
+        return Err(StoreError::invalid(
+            field,
+            format!("must be nested at most {MAX_METADATA_DEPTH} levels deep"),
+        ));
+    }
+    // Looked for in the value, not the JSON text: there the text `\u0000` (a backslash,
+    // then `u0000`) looks like an escaped NUL.
+    if map
+        .iter()
+        .any(|(key, value)| key.contains('\0') || contains_nul(value))
+    {
+        return Err(StoreError::invalid(
+            field,
+            "must not contain NUL characters",
+        ));
+    }
+    let text = serde_json::to_string(&map)
+        .map_err(|e| StoreError::Internal(format!("cannot write metadata as JSON: {e}")))?;
+    Ok((map, Some(text)))
 }
 
 /// Whether `value` nests arrays and objects more than `levels` deep.
@@ -182,27 +194,51 @@ pub fn optional_range(
     }
 }
 
-/// A whole message to save into `conversation_id`, checked and turned into a row
-/// stamped `now`. `prefix` goes before field names (`messages[2].` in a batch).
-pub fn new_message(
+/// A whole message, checked and stamped `timestamp`. `prefix` goes before field names
+/// (`messages[2].` in a batch).
+pub fn message(
     prefix: &str,
-    conversation_id: i64,
-    message: &NewMessage,
+    message: NewMessage,
     max_content_bytes: usize,
-    now: chrono::NaiveDateTime,
-) -> Result<NewMessageRow, StoreError> {
+    timestamp: DateTime<Utc>,
+) -> Result<CheckedMessage, StoreError> {
     let field = |name: &str| format!("{prefix}{name}");
-    Ok(NewMessageRow {
-        conversation_id,
-        role: message.role.as_str().to_string(),
-        content: text(&field("content"), &message.content, max_content_bytes)?.to_string(),
-        timestamp: now,
-        tokens: tokens(&field("tokens"), message.tokens)?,
-        metadata_json: metadata(&field("metadata"), message.metadata.as_ref())?,
-        idempotency_key: optional_identifier(
-            &field("idempotency_key"),
-            message.idempotency_key.as_deref(),
-        )?
-        .map(str::to_string),
+    text(&field("content"), &message.content, max_content_bytes)?;
+    let tokens = tokens(&field("tokens"), message.tokens)?;
+    let (metadata, metadata_json) = metadata(&field("metadata"), message.metadata)?;
+    optional_identifier(
+        &field("idempotency_key"),
+        message.idempotency_key.as_deref(),
+    )?;
+    Ok(CheckedMessage {
+        role: message.role,
+        content: message.content,
+        timestamp,
+        tokens,
+        metadata,
+        metadata_json,
+        idempotency_key: message.idempotency_key,
     })
+}
+
+/// A history window: each limit in its range, `before_id` positive; with no limit at
+/// all, the last `default_turns` turns.
+pub fn history_window(
+    window: HistoryWindow,
+    default_turns: i64,
+) -> Result<HistoryWindow, StoreError> {
+    let mut checked = HistoryWindow {
+        max_turns: optional_range("max_turns", window.max_turns, MAX_TURNS)?,
+        max_messages: optional_range("max_messages", window.max_messages, MAX_MESSAGES)?,
+        max_tokens: optional_range("max_tokens", window.max_tokens, MAX_TOKENS_WINDOW)?,
+        before_id: window
+            .before_id
+            .map(|id| positive("before_id", id))
+            .transpose()?,
+    };
+    if checked.max_turns.is_none() && checked.max_messages.is_none() && checked.max_tokens.is_none()
+    {
+        checked.max_turns = Some(default_turns);
+    }
+    Ok(checked)
 }

@@ -2,29 +2,31 @@
 //! commit writes all of them in one transaction, with one counter update per
 //! conversation. Each sender is answered only after the commit that holds its messages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use super::checked::CheckedMessage;
+use super::requests::SavedMessage;
 use crate::db::Db;
 use crate::db::conn::DbConn;
 use crate::db::conversation_table::{self, CounterDelta};
 use crate::db::message_table;
 use crate::db::rows::{MessageRow, NewMessageRow};
 use crate::error::StoreError;
-use crate::model::Message;
-use crate::store::messages::SavedMessage;
+use crate::model::StoredMessage;
 
 /// Most messages one commit takes from the queue; the rest wait for the next one.
 const MAX_MESSAGES_PER_COMMIT: usize = 4_096;
 
-/// One caller's save: its validated rows (all of one conversation, all or nothing).
+/// One caller's save: its checked messages (all of one conversation, all or nothing).
+#[derive(Debug, Clone)]
 pub struct WriteRequest {
-    /// The conversation the rows go to.
+    /// The conversation the messages go to.
     pub conversation_id: i64,
-    /// The rows, in the caller's order.
-    pub rows: Vec<NewMessageRow>,
+    /// The messages, in the caller's order.
+    pub messages: Vec<CheckedMessage>,
 }
 
 /// The answer to one [`WriteRequest`].
@@ -66,10 +68,10 @@ impl WriteQueue {
         let mut messages = 0;
         let mut take = 0;
         for pending in &self.pending {
-            if take > 0 && messages + pending.request.rows.len() > MAX_MESSAGES_PER_COMMIT {
+            if take > 0 && messages + pending.request.messages.len() > MAX_MESSAGES_PER_COMMIT {
                 break;
             }
-            messages += pending.request.rows.len();
+            messages += pending.request.messages.len();
             take += 1;
         }
         Batch(self.pending.drain(..take).collect())
@@ -100,55 +102,121 @@ impl Batch {
             .map(|pending| (pending.request, pending.reply))
             .unzip();
         let requests = Arc::new(requests);
-        let results = match write_all(&db, requests.clone()).await {
-            Ok(results) => results,
+        let outcomes = match write_all(&db, requests.clone()).await {
+            Ok(outcomes) => outcomes,
             Err(error @ StoreError::Unavailable(_)) => vec![Err(error); requests.len()],
             Err(_) if requests.len() > 1 => write_each(&db, &requests).await,
             Err(error) => vec![Err(error)],
         };
-        for (reply, result) in replies.into_iter().zip(results) {
+        // The database is done with the requests: their messages become the answers.
+        let requests = Arc::unwrap_or_clone(requests);
+        for (reply, result) in replies.into_iter().zip(answers(requests, outcomes)) {
             // A sender that gave up waiting is no reason to fail the others.
             let _ = reply.send(result);
         }
     }
 }
 
-async fn write_each(db: &Db, requests: &Arc<Vec<WriteRequest>>) -> Vec<WriteResult> {
-    let mut results = Vec::with_capacity(requests.len());
-    for index in 0..requests.len() {
-        let single = Arc::new(vec![WriteRequest {
-            conversation_id: requests[index].conversation_id,
-            rows: requests[index].rows.clone(),
-        }]);
-        let result = match write_all(db, single).await {
+/// What became of one message of a batch.
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// Inserted under this id.
+    Inserted(i64),
+    /// An earlier save with its idempotency key is stored: that one is the answer.
+    Stored(StoredMessage),
+    /// Same key as the earlier message (request, position) of this batch: the answer is
+    /// what that one became.
+    SameAs(usize, usize),
+}
+
+/// What became of one request: its messages' outcomes, or why none was written.
+type RequestOutcome = Result<Vec<Outcome>, StoreError>;
+
+async fn write_all(
+    db: &Db,
+    requests: Arc<Vec<WriteRequest>>,
+) -> Result<Vec<RequestOutcome>, StoreError> {
+    db.write_tx(async move |conn: &mut DbConn<'_>| apply(conn, &requests).await)
+        .await
+}
+
+async fn write_each(db: &Db, requests: &[WriteRequest]) -> Vec<RequestOutcome> {
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        let single = Arc::new(vec![request.clone()]);
+        let outcome = match write_all(db, single).await {
             Ok(mut answer) => answer
                 .pop()
                 .unwrap_or_else(|| Err(StoreError::Internal("a write produced no answer".into()))),
             Err(error) => Err(error),
         };
-        results.push(result);
+        // Alone in its batch, a request can only repeat itself.
+        outcomes.push(outcome.map(|outcomes| {
+            outcomes
+                .into_iter()
+                .map(|outcome| match outcome {
+                    Outcome::SameAs(_, m) => Outcome::SameAs(index, m),
+                    other => other,
+                })
+                .collect()
+        }));
     }
-    results
+    outcomes
 }
 
-async fn write_all(
-    db: &Db,
-    requests: Arc<Vec<WriteRequest>>,
-) -> Result<Vec<WriteResult>, StoreError> {
-    db.write_tx(async move |conn: &mut DbConn<'_>| apply(conn, &requests).await)
-        .await
-}
-
-/// Where a row of the batch ends up.
-enum Fate {
-    /// Its conversation does not exist.
-    Missing,
-    /// An earlier save with its idempotency key is stored: return that one.
-    Stored(Message),
-    /// Same key as an earlier row of this batch: return what that row becomes.
-    SameAs(usize, usize),
-    /// To insert.
-    Insert,
+/// Turns each request and its outcome into the answer to its sender: the checked
+/// messages, given the ids they were stored under, or the stored messages their keys
+/// repeat.
+fn answers(
+    requests: Vec<WriteRequest>,
+    outcomes: Vec<RequestOutcome>,
+) -> Vec<Result<Vec<SavedMessage>, StoreError>> {
+    let repeated: HashSet<(usize, usize)> = outcomes
+        .iter()
+        .flatten()
+        .flatten()
+        .filter_map(|outcome| match outcome {
+            Outcome::SameAs(r, m) => Some((*r, *m)),
+            _ => None,
+        })
+        .collect();
+    let mut kept: HashMap<(usize, usize), StoredMessage> = HashMap::new();
+    let mut answers = Vec::with_capacity(requests.len());
+    for (r, (request, outcome)) in requests.into_iter().zip(outcomes).enumerate() {
+        let answer = outcome.and_then(|outcomes| {
+            let messages = request.messages.into_iter().zip(outcomes).enumerate();
+            messages
+                .map(|(m, (checked, outcome))| match outcome {
+                    Outcome::Inserted(id) => {
+                        let message = checked.stored(request.conversation_id, id);
+                        if repeated.contains(&(r, m)) {
+                            kept.insert((r, m), message.clone());
+                        }
+                        Ok(SavedMessage {
+                            message,
+                            created: true,
+                        })
+                    }
+                    Outcome::Stored(message) => Ok(SavedMessage {
+                        message,
+                        created: false,
+                    }),
+                    Outcome::SameAs(r0, m0) => kept
+                        .get(&(r0, m0))
+                        .cloned()
+                        .map(|message| SavedMessage {
+                            message,
+                            created: false,
+                        })
+                        .ok_or_else(|| {
+                            StoreError::Internal("a repeated key has no first save".into())
+                        }),
+                })
+                .collect()
+        });
+        answers.push(answer);
+    }
+    answers
 }
 
 /// Writes a batch inside the caller's transaction. Conversation rows are updated
@@ -158,11 +226,11 @@ enum Fate {
 async fn apply(
     conn: &mut DbConn<'_>,
     requests: &[WriteRequest],
-) -> Result<Vec<WriteResult>, StoreError> {
+) -> Result<Vec<RequestOutcome>, StoreError> {
     let mut ids: Vec<i64> = requests.iter().map(|r| r.conversation_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let existing: std::collections::HashSet<i64> = conversation_table::existing_ids(conn, &ids)
+    let existing: HashSet<i64> = conversation_table::existing_ids(conn, &ids)
         .await?
         .into_iter()
         .collect();
@@ -170,99 +238,68 @@ async fn apply(
 
     let mut seen: HashMap<(i64, &str), (usize, usize)> = HashMap::new();
     let mut deltas: BTreeMap<i64, CounterDelta> = BTreeMap::new();
-    let mut fates: Vec<Vec<Fate>> = Vec::with_capacity(requests.len());
-    let mut to_insert: Vec<(usize, usize)> = Vec::new();
+    let mut outcomes: Vec<RequestOutcome> = Vec::with_capacity(requests.len());
+    let mut rows: Vec<NewMessageRow> = Vec::new();
+    let mut inserted_at: Vec<(usize, usize)> = Vec::new();
     for (r, request) in requests.iter().enumerate() {
-        if !existing.contains(&request.conversation_id) {
-            fates.push(vec![Fate::Missing]);
+        let conversation = request.conversation_id;
+        if !existing.contains(&conversation) {
+            outcomes.push(Err(StoreError::conversation_not_found(conversation)));
             continue;
         }
-        let mut request_fates = Vec::with_capacity(request.rows.len());
-        for (m, row) in request.rows.iter().enumerate() {
-            let fate = match row.idempotency_key.as_deref() {
-                Some(key) => {
-                    let pair = (row.conversation_id, key);
-                    if let Some(message) = stored.get(&(row.conversation_id, key.to_string())) {
-                        Fate::Stored(message.clone())
-                    } else if let Some(&(r0, m0)) = seen.get(&pair) {
-                        Fate::SameAs(r0, m0)
-                    } else {
-                        seen.insert(pair, (r, m));
-                        Fate::Insert
-                    }
+        let mut request_outcomes = Vec::with_capacity(request.messages.len());
+        for (m, message) in request.messages.iter().enumerate() {
+            if let Some(key) = message.idempotency_key.as_deref() {
+                if let Some(message) = stored.get(&(conversation, key.to_string())) {
+                    request_outcomes.push(Outcome::Stored(message.clone()));
+                    continue;
                 }
-                None => Fate::Insert,
-            };
-            if matches!(fate, Fate::Insert) {
-                let delta = deltas.entry(row.conversation_id).or_insert(CounterDelta {
-                    id: row.conversation_id,
-                    messages: 0,
-                    tokens: 0,
-                    last_activity: row.timestamp,
-                });
-                delta.messages += 1;
-                delta.tokens += i64::from(row.tokens);
-                delta.last_activity = delta.last_activity.max(row.timestamp);
-                to_insert.push((r, m));
+                if let Some(&(r0, m0)) = seen.get(&(conversation, key)) {
+                    request_outcomes.push(Outcome::SameAs(r0, m0));
+                    continue;
+                }
+                seen.insert((conversation, key), (r, m));
             }
-            request_fates.push(fate);
+            let row = message.row(conversation);
+            let delta = deltas.entry(conversation).or_insert(CounterDelta {
+                id: conversation,
+                messages: 0,
+                tokens: 0,
+                last_activity: row.timestamp,
+            });
+            delta.messages += 1;
+            delta.tokens += i64::from(row.tokens);
+            delta.last_activity = delta.last_activity.max(row.timestamp);
+            rows.push(row);
+            inserted_at.push((r, m));
+            // The id is filled in once the rows are inserted.
+            request_outcomes.push(Outcome::Inserted(0));
         }
-        fates.push(request_fates);
+        outcomes.push(Ok(request_outcomes));
     }
 
     let deltas: Vec<CounterDelta> = deltas.into_values().collect();
     conversation_table::add_to_counters(conn, &deltas).await?;
-
-    let rows: Vec<NewMessageRow> = to_insert
-        .iter()
-        .map(|&(r, m)| requests[r].rows[m].clone())
-        .collect();
     let ids = message_table::insert_returning_ids(conn, &rows).await?;
-    let mut inserted: HashMap<(usize, usize), Message> = HashMap::with_capacity(ids.len());
-    for ((position, row), id) in to_insert.into_iter().zip(&rows).zip(ids) {
-        inserted.insert(position, row.stored(id)?);
+    for ((r, m), id) in inserted_at.into_iter().zip(ids) {
+        if let Ok(request_outcomes) = &mut outcomes[r] {
+            request_outcomes[m] = Outcome::Inserted(id);
+        }
     }
-
-    let results = fates
-        .into_iter()
-        .enumerate()
-        .map(|(r, request_fates)| {
-            request_fates
-                .into_iter()
-                .enumerate()
-                .map(|(m, fate)| match fate {
-                    Fate::Missing => Err(StoreError::conversation_not_found(
-                        requests[r].conversation_id,
-                    )),
-                    Fate::Stored(message) => Ok(SavedMessage {
-                        message,
-                        created: false,
-                    }),
-                    Fate::SameAs(r0, m0) => Ok(SavedMessage {
-                        message: inserted[&(r0, m0)].clone(),
-                        created: false,
-                    }),
-                    Fate::Insert => Ok(SavedMessage {
-                        message: inserted[&(r, m)].clone(),
-                        created: true,
-                    }),
-                })
-                .collect()
-        })
-        .collect();
-    Ok(results)
+    Ok(outcomes)
 }
 
-/// The stored messages whose (conversation, idempotency key) a row of the batch repeats.
+/// The stored messages whose (conversation, idempotency key) a message of the batch
+/// repeats.
 async fn stored_by_key(
     conn: &mut DbConn<'_>,
     requests: &[WriteRequest],
     ids: &[i64],
-) -> Result<HashMap<(i64, String), Message>, StoreError> {
+) -> Result<HashMap<(i64, String), StoredMessage>, StoreError> {
     let mut keys: Vec<String> = requests
         .iter()
-        .flat_map(|r| r.rows.iter())
-        .filter_map(|row| row.idempotency_key.clone())
+        .flat_map(|r| r.messages.iter())
+        .filter_map(|message| message.idempotency_key.clone())
         .collect();
     if keys.is_empty() {
         return Ok(HashMap::new());
@@ -276,7 +313,7 @@ async fn stored_by_key(
                 row.conversation_id,
                 row.idempotency_key.clone().unwrap_or_default(),
             );
-            Message::try_from(row).map(|message| (key, message))
+            StoredMessage::try_from(row).map(|message| (key, message))
         })
         .collect()
 }

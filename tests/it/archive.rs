@@ -2,7 +2,7 @@
 //! writes every conversation it deletes to a dated NDJSON file, which imports back.
 
 use convstore::store::StoreSettings;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::transfer::ExportDocument;
 
 use crate::helpers::TestDb;

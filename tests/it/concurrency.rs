@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use convstore::Role;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use futures_util::future::join_all;
 
 use crate::helpers::TestDb;

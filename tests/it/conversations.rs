@@ -2,7 +2,7 @@
 //! and keyset paging, usage not tied to a message, summary, persona, token budget, and
 //! clearing and deleting a conversation.
 
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::{Conversation, Role};
 
 use crate::helpers::TestDb;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use convstore::StoreActor;
 use convstore::db::{Backend, DbSettings, DbTarget};
-use convstore::store::messages::GetStats;
+use convstore::store::requests::GetStats;
 
 /// A free TCP port on the loopback interface.
 fn free_port() -> u16 {

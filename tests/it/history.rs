@@ -3,8 +3,8 @@
 //! comes back.
 
 use convstore::store::StoreSettings;
-use convstore::store::messages::*;
-use convstore::{Message as Stored, Role};
+use convstore::store::requests::*;
+use convstore::{Role, StoredMessage as Stored};
 use serde_json::json;
 
 use crate::helpers::TestDb;
@@ -35,21 +35,30 @@ async fn window(store: &Store, id: i64, window: LoadHistory) -> Vec<String> {
 
 fn turns(n: i64) -> LoadHistory {
     LoadHistory {
-        max_turns: Some(n),
+        window: HistoryWindow {
+            max_turns: Some(n),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
 
 fn messages(n: i64) -> LoadHistory {
     LoadHistory {
-        max_messages: Some(n),
+        window: HistoryWindow {
+            max_messages: Some(n),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
 
 fn tokens(n: i64) -> LoadHistory {
     LoadHistory {
-        max_tokens: Some(n),
+        window: HistoryWindow {
+            max_tokens: Some(n),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -118,14 +127,20 @@ backend_test!(
 
         // The smallest of several windows wins.
         let both = LoadHistory {
-            max_turns: Some(2),
-            max_messages: Some(4),
+            window: HistoryWindow {
+                max_turns: Some(2),
+                max_messages: Some(4),
+                ..Default::default()
+            },
             ..Default::default()
         };
         assert_eq!(window(&store, c.id, both).await, ["u2", "a2", "t2", "a2'"]);
         let both = LoadHistory {
-            max_turns: Some(1),
-            max_messages: Some(6),
+            window: HistoryWindow {
+                max_turns: Some(1),
+                max_messages: Some(6),
+                ..Default::default()
+            },
             ..Default::default()
         };
         assert_eq!(window(&store, c.id, both).await, ["u2", "a2", "t2", "a2'"]);
@@ -199,9 +214,11 @@ backend_test!(
                 &store,
                 LoadHistory {
                     conversation_id: c.id,
-                    max_turns: Some(7),
-                    before_id,
-                    ..Default::default()
+                    window: HistoryWindow {
+                        max_turns: Some(7),
+                        before_id,
+                        ..Default::default()
+                    },
                 },
             )
             .await;
@@ -223,9 +240,11 @@ backend_test!(
             &store,
             LoadHistory {
                 conversation_id: c.id,
-                max_messages: Some(3),
-                before_id: Some(mid),
-                ..Default::default()
+                window: HistoryWindow {
+                    max_messages: Some(3),
+                    before_id: Some(mid),
+                    ..Default::default()
+                },
             },
         )
         .await;

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use convstore::db::{Backend, DbSettings, DbTarget};
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::{Role, StoreActor, StoreError};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use convstore::Role;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use futures_util::future::join_all;
 use serde_json::json;
 

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use convstore::db::{Backend, DbSettings, DbTarget};
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::{Role, StoreActor, StoreError};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;

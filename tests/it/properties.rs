@@ -17,7 +17,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use convstore::db::Backend;
 use convstore::model::{self, timestamp};
 use convstore::store::StoreSettings;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::transfer::ExportDocument;
 use convstore::{Conversation, Role, StoreActor, StoreError};
 use proptest::collection::{btree_map, vec};
@@ -756,10 +756,12 @@ async fn check_history(store: &Store, noise: i64, case: HistoryCase) -> Result<(
         };
         let request = LoadHistory {
             conversation_id: id,
-            max_turns: window.max_turns,
-            max_messages: window.max_messages,
-            max_tokens: window.max_tokens,
-            before_id,
+            window: HistoryWindow {
+                max_turns: window.max_turns,
+                max_messages: window.max_messages,
+                max_tokens: window.max_tokens,
+                before_id,
+            },
         };
         let loaded = req(store, request.clone()).await?;
         let got: Vec<i64> = loaded.iter().map(|m| m.id).collect();
@@ -1101,11 +1103,15 @@ proptest! {
     ) {
         use convstore::store::validate;
         let clean = Value::Object(metadata);
-        match validate::metadata("metadata", Some(&clean)) {
-            Ok(Some(text)) => {
+        match validate::metadata("metadata", Some(clean.clone())) {
+            Ok((object, Some(text))) => {
                 prop_assert_eq!(serde_json::from_str::<Value>(&text).ok(), Some(clean.clone()));
+                prop_assert_eq!(Value::Object(object), clean.clone());
             }
-            Ok(None) => prop_assert_eq!(&clean, &json!({})),
+            Ok((object, None)) => {
+                prop_assert_eq!(&clean, &json!({}));
+                prop_assert!(object.is_empty());
+            }
             Err(error) => prop_assert!(false, "{:?} refused: {}", clean, error),
         }
 
@@ -1118,7 +1124,7 @@ proptest! {
             poison(&mut poisoned, place.index(slots), &mut 0);
         }
         prop_assert_ne!(&poisoned, &clean);
-        match validate::metadata("metadata", Some(&poisoned)) {
+        match validate::metadata("metadata", Some(poisoned.clone())) {
             Err(StoreError::InvalidInput { field, .. }) => prop_assert_eq!(field, "metadata"),
             other => prop_assert!(false, "{:?} accepted: {:?}", poisoned, other),
         }

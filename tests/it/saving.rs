@@ -2,7 +2,7 @@
 //! and `SaveMessages` being all or nothing.
 
 use convstore::Role;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use futures_util::future::join_all;
 use serde_json::json;
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use convstore::scheduler::{GetSchedule, JobKind, JobSpec, JobStatus, SchedulerActor};
-use convstore::store::messages::{GetConversationByUser, ImportConversation, OnConflict};
+use convstore::store::requests::{GetConversationByUser, ImportConversation, OnConflict};
 
 use crate::helpers::TestDb;
 

@@ -5,7 +5,7 @@ use actix::Actor;
 use convstore::Role;
 use convstore::db::Db;
 use convstore::store::StoreActor;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 
 use crate::helpers::TestDb;
 use crate::support::{Store, ok, open_conversation, save_turns};
@@ -22,8 +22,10 @@ async fn read_tail(store: &Store, conversation_id: i64) {
         store,
         LoadHistory {
             conversation_id,
-            max_turns: Some(5),
-            ..Default::default()
+            window: HistoryWindow {
+                max_turns: Some(5),
+                ..Default::default()
+            },
         },
     )
     .await;

@@ -6,9 +6,9 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use actix::prelude::*;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::transfer::ExportDocument;
-use convstore::{Conversation, Message as Stored, Role, Stats, StoreActor, StoreError};
+use convstore::{Conversation, Role, Stats, StoreActor, StoreError, StoredMessage as Stored};
 use serde_json::{Value, json};
 
 use crate::helpers::TestDb;
@@ -147,8 +147,10 @@ pub async fn all_messages(store: &Store, id: i64) -> Vec<Stored> {
         store,
         LoadHistory {
             conversation_id: id,
-            max_messages: Some(100_000),
-            ..Default::default()
+            window: HistoryWindow {
+                max_messages: Some(100_000),
+                ..Default::default()
+            },
         },
     )
     .await

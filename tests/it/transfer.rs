@@ -4,7 +4,7 @@
 
 use convstore::Role;
 use convstore::model::timestamp;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::transfer::{ExportDocument, FORMAT};
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! nothing (the whole store is compared before and after).
 
 use convstore::store::StoreSettings;
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::{Role, StoreError};
 use serde_json::{Value, json};
 
@@ -282,7 +282,10 @@ backend_test!(windows_and_pages_are_checked, async |db: &TestDb| {
             &store,
             "max_turns",
             load(LoadHistory {
-                max_turns: Some(turns),
+                window: HistoryWindow {
+                    max_turns: Some(turns),
+                    ..Default::default()
+                },
                 ..Default::default()
             }),
         )
@@ -293,7 +296,10 @@ backend_test!(windows_and_pages_are_checked, async |db: &TestDb| {
             &store,
             "max_messages",
             load(LoadHistory {
-                max_messages: Some(messages),
+                window: HistoryWindow {
+                    max_messages: Some(messages),
+                    ..Default::default()
+                },
                 ..Default::default()
             }),
         )
@@ -304,7 +310,10 @@ backend_test!(windows_and_pages_are_checked, async |db: &TestDb| {
             &store,
             "max_tokens",
             load(LoadHistory {
-                max_tokens: Some(tokens),
+                window: HistoryWindow {
+                    max_tokens: Some(tokens),
+                    ..Default::default()
+                },
                 ..Default::default()
             }),
         )
@@ -314,7 +323,10 @@ backend_test!(windows_and_pages_are_checked, async |db: &TestDb| {
         &store,
         "before_id",
         load(LoadHistory {
-            before_id: Some(0),
+            window: HistoryWindow {
+                before_id: Some(0),
+                ..Default::default()
+            },
             ..Default::default()
         }),
     )

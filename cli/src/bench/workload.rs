@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 
 use convstore::config::Config;
 use convstore::db::{Db, DbTarget};
-use convstore::store::messages::*;
+use convstore::store::requests::*;
 use convstore::{Role, StoreActor};
 
 use super::args::BenchArgs;
@@ -235,8 +235,10 @@ async fn history(store: &Addr<StoreActor>, conversation_id: i64) -> BenchResult<
     store
         .send(LoadHistory {
             conversation_id,
-            max_turns: Some(10),
-            ..Default::default()
+            window: HistoryWindow {
+                max_turns: Some(10),
+                ..Default::default()
+            },
         })
         .await??;
     Ok(started.elapsed())

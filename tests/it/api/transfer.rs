@@ -4,7 +4,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use convstore::Role;
 use convstore::api::ApiSettings;
-use convstore::store::messages::{GetOrCreate, NewMessage, SaveMessages, SetSummary};
+use convstore::store::requests::{GetOrCreate, NewMessage, SaveMessages, SetSummary};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 

@@ -1,11 +1,11 @@
-//! The typed messages a [`StoreActor`](crate::StoreActor) answers: one per operation of
-//! the conversation-store guide, each answered with `Result<T, StoreError>`.
+//! The requests a [`StoreActor`](crate::StoreActor) answers (actix messages): one per
+//! operation of the conversation-store guide, each answered with `Result<T, StoreError>`.
 
 use actix::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
-use crate::model::{BudgetStatus, Conversation, Role, Stats};
+use crate::model::{BudgetStatus, Conversation, Role, Stats, StoredMessage};
 use crate::transfer::ExportDocument;
 
 /// Gets the conversation of `user_key`, creating it if there is none. On an existing
@@ -137,7 +137,7 @@ pub struct SaveMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedMessage {
     /// The message as stored.
-    pub message: crate::model::Message,
+    pub message: StoredMessage,
     /// `false` when an earlier save with the same idempotency key is returned.
     pub created: bool,
 }
@@ -153,23 +153,35 @@ pub struct SaveMessages {
     pub messages: Vec<NewMessage>,
 }
 
-/// Loads the recent history of a conversation, oldest message first. With no window
-/// given, the last `max_history_turns` turns (config, 20). When several are given, the
-/// smallest window wins.
+/// Loads the recent history of a conversation, oldest message first.
 #[derive(Debug, Clone, Default, Message)]
-#[rtype(result = "Result<Vec<crate::model::Message>, StoreError>")]
+#[rtype(result = "Result<Vec<StoredMessage>, StoreError>")]
 pub struct LoadHistory {
     /// The conversation.
     pub conversation_id: i64,
-    /// At most this many turns; a turn starts at a `user` message and holds every
-    /// message after it up to the next one, so a tool result stays with its call.
+    /// Which messages.
+    pub window: HistoryWindow,
+}
+
+/// Which tail of a conversation a [`LoadHistory`] reads (also the query of `GET
+/// .../history`). When several limits are given, the smallest window wins; with none,
+/// the last `max_history_turns` turns (config, 20). A turn starts at a `user` message and
+/// holds every message after it up to the next one, so a tool result stays with its
+/// call; a message window leaves out a leading tool result whose call falls outside.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryWindow {
+    /// At most this many turns (a turn starts at a `user` message), 1 to 10000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub max_turns: Option<i64>,
-    /// At most this many messages (a leading tool result whose call falls outside the
-    /// window is left out).
+    /// At most this many messages, 1 to 100000.
+    #[param(minimum = 1, maximum = 100_000)]
     pub max_messages: Option<i64>,
-    /// The newest whole turns whose tokens add up to at most this.
+    /// The newest whole turns whose tokens add up to at most this, 1 to 10^9.
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub max_tokens: Option<i64>,
-    /// Only messages older than this id: pages back through a long history.
+    /// Only messages older than this message id (pages back).
+    #[param(minimum = 1)]
     pub before_id: Option<i64>,
 }
 

@@ -1,0 +1,177 @@
+//! Handlers of the requests on conversation records: get or create, read, list, the
+//! fields a bot updates (usage, summary, persona), the token budget.
+
+use actix::prelude::*;
+
+use super::{Answer, checked};
+use crate::db::conn::DbConn;
+use crate::db::conversation_table;
+use crate::error::StoreError;
+use crate::model::{BudgetStatus, Conversation, now};
+use crate::store::requests::*;
+use crate::store::{StoreActor, operations, validate};
+
+impl Handler<GetOrCreate> for StoreActor {
+    type Result = Answer<Obtained>;
+
+    fn handle(&mut self, msg: GetOrCreate, _: &mut Self::Context) -> Self::Result {
+        let check = validate::user_key(&msg.user_key)
+            .and_then(|_| validate::platform(&msg.platform))
+            .and_then(|_| validate::optional_identifier("chat_id", msg.chat_id.as_deref()))
+            .map(drop);
+        let now = now().naive_utc();
+        checked(check, |()| {
+            self.write(async move |c: &mut DbConn<'_>| {
+                let chat_id = msg.chat_id.as_deref();
+                operations::get_or_create(c, &msg.user_key, &msg.platform, chat_id, now).await
+            })
+        })
+    }
+}
+
+impl Handler<GetConversation> for StoreActor {
+    type Result = Answer<Conversation>;
+
+    fn handle(&mut self, msg: GetConversation, _: &mut Self::Context) -> Self::Result {
+        checked(validate::conversation_id(msg.conversation_id), |id| {
+            self.read(async move |c: &mut DbConn<'_>| operations::conversation(c, id).await)
+        })
+    }
+}
+
+impl Handler<GetConversationByUser> for StoreActor {
+    type Result = Answer<Option<Conversation>>;
+
+    fn handle(&mut self, msg: GetConversationByUser, _: &mut Self::Context) -> Self::Result {
+        checked(validate::user_key(&msg.user_key).map(drop), |()| {
+            self.read(async move |c: &mut DbConn<'_>| {
+                let row = conversation_table::find_by_user(c, &msg.user_key).await?;
+                Ok(row.map(Conversation::from))
+            })
+        })
+    }
+}
+
+impl Handler<ListConversations> for StoreActor {
+    type Result = Answer<ConversationPage>;
+
+    fn handle(&mut self, msg: ListConversations, _: &mut Self::Context) -> Self::Result {
+        let check =
+            validate::optional_range("limit", msg.limit, validate::MAX_PAGE).and_then(|limit| {
+                let after_id = msg.after_id.map(|id| validate::positive("after_id", id));
+                Ok((
+                    limit.unwrap_or(validate::DEFAULT_PAGE),
+                    after_id.transpose()?,
+                ))
+            });
+        checked(check, |(limit, after_id)| {
+            self.read(async move |c: &mut DbConn<'_>| {
+                let filter = conversation_table::ListFilter {
+                    user_key: msg.user_key,
+                    platform: msg.platform,
+                    after: operations::list_position(c, after_id).await?,
+                };
+                operations::list(c, &filter, limit).await
+            })
+        })
+    }
+}
+
+impl Handler<UpdateConversationStats> for StoreActor {
+    type Result = Answer<Conversation>;
+
+    fn handle(&mut self, msg: UpdateConversationStats, _: &mut Self::Context) -> Self::Result {
+        let check = validate::conversation_id(msg.conversation_id).and_then(|id| {
+            if (0..=validate::MAX_USAGE).contains(&msg.tokens_used) {
+                Ok(id)
+            } else {
+                Err(StoreError::invalid(
+                    "tokens_used",
+                    format!("must be between 0 and {}", validate::MAX_USAGE),
+                ))
+            }
+        });
+        let now = now().naive_utc();
+        checked(check, |id| {
+            self.update(id, async move |c: &mut DbConn<'_>| {
+                conversation_table::add_messages(c, id, 0, msg.tokens_used, now).await
+            })
+        })
+    }
+}
+
+impl Handler<SetSummary> for StoreActor {
+    type Result = Answer<Conversation>;
+
+    fn handle(&mut self, msg: SetSummary, _: &mut Self::Context) -> Self::Result {
+        let check = validate::conversation_id(msg.conversation_id).and_then(|id| {
+            if let Some(summary) = &msg.summary {
+                validate::text("summary", summary, self.settings.max_content_bytes)?;
+            }
+            Ok(id)
+        });
+        let now = now().naive_utc();
+        checked(check, |id| {
+            self.update(id, async move |c: &mut DbConn<'_>| {
+                conversation_table::set_summary(c, id, msg.summary.as_deref(), now).await
+            })
+        })
+    }
+}
+
+impl Handler<SetActivePersona> for StoreActor {
+    type Result = Answer<Conversation>;
+
+    fn handle(&mut self, msg: SetActivePersona, _: &mut Self::Context) -> Self::Result {
+        let check = validate::conversation_id(msg.conversation_id).and_then(|id| {
+            validate::optional_identifier("persona_id", msg.persona_id.as_deref())?;
+            Ok(id)
+        });
+        let now = now().naive_utc();
+        checked(check, |id| {
+            self.update(id, async move |c: &mut DbConn<'_>| {
+                conversation_table::set_persona(c, id, msg.persona_id.as_deref(), now).await
+            })
+        })
+    }
+}
+
+impl Handler<GetActivePersona> for StoreActor {
+    type Result = Answer<Option<String>>;
+
+    fn handle(&mut self, msg: GetActivePersona, _: &mut Self::Context) -> Self::Result {
+        checked(validate::conversation_id(msg.conversation_id), |id| {
+            self.read(async move |c: &mut DbConn<'_>| {
+                Ok(operations::conversation(c, id).await?.active_persona_id)
+            })
+        })
+    }
+}
+
+impl Handler<CheckTokenBudget> for StoreActor {
+    type Result = Answer<BudgetStatus>;
+
+    fn handle(&mut self, msg: CheckTokenBudget, _: &mut Self::Context) -> Self::Result {
+        let check = validate::user_key(&msg.user_key).and_then(|_| {
+            if msg.budget < 0 {
+                Err(StoreError::invalid("budget", "must not be negative"))
+            } else {
+                Ok(())
+            }
+        });
+        checked(check, |()| {
+            self.read(async move |c: &mut DbConn<'_>| {
+                // As the guide has it: a user without a conversation is within any budget.
+                let used = conversation_table::find_by_user(c, &msg.user_key)
+                    .await?
+                    .map(|row| row.total_tokens);
+                Ok(BudgetStatus {
+                    within_budget: used.is_none_or(|used| used < msg.budget),
+                    total_tokens: used.unwrap_or(0),
+                    budget: msg.budget,
+                    user_key: msg.user_key,
+                })
+            })
+        })
+    }
+}
