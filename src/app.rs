@@ -1,22 +1,26 @@
-//! `convstore serve`: opens the store, starts the scheduler and the HTTP server, tells
-//! systemd, and shuts down gracefully on SIGTERM/SIGINT (actix-web stops accepting,
-//! lets in-flight requests finish; then every queued write is committed before exit).
+//! The daemon. [`App::build`] binds the HTTP API of a store to its socket (port 0: any
+//! free one), and [`App::run`] serves it until SIGTERM or SIGINT: actix-web stops
+//! accepting and lets in-flight requests finish. [`serve`] (`convstore serve`) wires
+//! the whole daemon around it: opens the store, starts the scheduler, tells systemd, and
+//! commits every queued write before it returns.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web::{App, HttpServer};
+use actix_web::HttpServer;
 use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, ConfigError};
 use crate::error::StoreError;
-use crate::metrics::Metrics;
 use crate::scheduler::{JobKind, JobSpec, SchedulerActor};
 use crate::store::StoreActor;
-use crate::store::requests::GetConversationByUser;
+use crate::store::requests::{GetConversationByUser, Shutdown};
 use crate::systemd;
+
+/// How long a client may take to close its connection once answered.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,60 +39,103 @@ pub enum AppError {
     Refused(String),
 }
 
+/// How the HTTP server runs; the defaults are the configuration's
+/// ([`Config::http_settings`]).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Address and port to listen on; port 0 takes any free one.
+    pub bind: SocketAddr,
+    /// Worker threads.
+    pub workers: usize,
+    /// How long a client may take to send its request head.
+    pub client_request_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
+    /// How long in-flight requests get to finish on shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+/// The HTTP API over a store, bound to its socket and not yet serving.
+pub struct App {
+    server: actix_web::dev::Server,
+    addrs: Vec<SocketAddr>,
+}
+
+impl App {
+    /// Binds the API of `state` to `http.bind` and logs each address it is bound to as
+    /// `listening addr=<ip>:<port>` (the port the system chose, for port 0).
+    pub fn build(state: ApiState, http: &HttpSettings) -> Result<App, AppError> {
+        let server =
+            HttpServer::new(move || actix_web::App::new().configure(api::configure(state.clone())))
+                .workers(http.workers)
+                .client_request_timeout(http.client_request_timeout)
+                .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+                .keep_alive(http.keep_alive)
+                .shutdown_timeout(http.shutdown_timeout.as_secs())
+                .bind(http.bind)?;
+        let addrs = server.addrs();
+        for addr in &addrs {
+            info!(addr = %addr, "listening");
+        }
+        Ok(App {
+            server: server.run(),
+            addrs,
+        })
+    }
+
+    /// The addresses the server is bound to.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
 /// Runs the daemon until SIGTERM/SIGINT.
 pub async fn serve(config: Config) -> Result<(), AppError> {
     if !config.enabled {
         info!("conversation persistence is disabled (enabled = false): not serving");
         return Ok(());
     }
-    let bind = config.bind_addr()?;
+    let http = config.http_settings()?;
     let token = config.token()?;
-    if token.is_none() && !bind.ip().is_loopback() {
+    if token.is_none() && !http.bind.ip().is_loopback() {
         return Err(AppError::Refused(format!(
-            "refusing to listen on {bind} without a token: set http.token, http.token_file or CONVSTORE_TOKEN"
+            "refusing to listen on {} without a token: set http.token, http.token_file or CONVSTORE_TOKEN",
+            http.bind
         )));
     }
     systemd::extend_startup(Duration::from_secs(120));
     let db_settings = config.db_settings()?;
     info!(database = ?db_settings.target, "opening the store");
     let store = StoreActor::open(db_settings, config.store_settings()).await?;
-    let scheduler = SchedulerActor::new(
+    let jobs = vec![
+        JobSpec {
+            kind: JobKind::Cleanup,
+            cron: config.schedule.cleanup.clone(),
+        },
+        JobSpec {
+            kind: JobKind::Maintenance,
+            cron: config.schedule.maintenance.clone(),
+        },
+    ];
+    let scheduler = SchedulerActor::new(store.clone(), config.cleanup_days, jobs)
+        .map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
+        .start();
+    let state = ApiState::new(
         store.clone(),
-        config.cleanup_days,
-        vec![
-            JobSpec {
-                kind: JobKind::Cleanup,
-                cron: config.schedule.cleanup.clone(),
-            },
-            JobSpec {
-                kind: JobKind::Maintenance,
-                cron: config.schedule.maintenance.clone(),
-            },
-        ],
-    )
-    .map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
-    .start();
-
-    let state = ApiState {
-        store: store.clone(),
-        scheduler: Some(scheduler.recipient()),
-        settings: config.api_settings(token),
-        metrics: Arc::new(Metrics::default()),
-    };
-    let server = HttpServer::new(move || App::new().configure(api::configure(state.clone())))
-        .workers(config.http.workers)
-        .client_request_timeout(Duration::from_secs(config.http.client_request_timeout_secs))
-        .client_disconnect_timeout(Duration::from_secs(5))
-        .keep_alive(Duration::from_secs(config.http.keep_alive_secs))
-        .shutdown_timeout(config.http.shutdown_timeout_secs)
-        .bind(bind)?
-        .run();
-    info!(%bind, "listening");
+        Some(scheduler.recipient()),
+        config.api_settings(token),
+    );
+    let app = App::build(state, &http)?;
     systemd::ready();
     if let Some(interval) = systemd::watchdog_interval() {
         actix::spawn(pet_watchdog(store.clone(), interval));
     }
-    server.await?;
+    app.run().await?;
     systemd::stopping();
     info!("HTTP server stopped; committing queued writes");
     drain(store).await;
@@ -116,7 +163,7 @@ async fn pet_watchdog(store: Addr<StoreActor>, interval: Duration) {
 /// by now, so the queue only holds writes whose answers nobody awaits any more — they
 /// were not acknowledged, but they are committed all the same.
 async fn drain(store: Addr<StoreActor>) {
-    store.do_send(crate::store::requests::Shutdown);
+    store.do_send(Shutdown);
     while store.connected() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

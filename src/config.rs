@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::api::ApiSettings;
+use crate::app::HttpSettings;
 use crate::db::{DbSettings, DbTarget, SqliteSynchronous};
 use crate::scheduler;
 use crate::store::StoreSettings;
@@ -344,8 +345,19 @@ impl Config {
         }
     }
 
+    /// How the HTTP server runs.
+    pub fn http_settings(&self) -> Result<HttpSettings, ConfigError> {
+        Ok(HttpSettings {
+            bind: self.bind_addr()?,
+            workers: self.http.workers,
+            client_request_timeout: Duration::from_secs(self.http.client_request_timeout_secs),
+            keep_alive: Duration::from_secs(self.http.keep_alive_secs),
+            shutdown_timeout: Duration::from_secs(self.http.shutdown_timeout_secs),
+        })
+    }
+
     /// The address to listen on.
-    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+    fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.http.bind.parse().map_err(|e| {
             invalid(
                 "http.bind",

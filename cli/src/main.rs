@@ -3,6 +3,7 @@
 mod bench;
 mod commands;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,6 +18,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: a file or the journal gets plain
+        // `listening addr=127.0.0.1:8377` lines, which scripts and tests read.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let system = actix::System::new();
     match system.block_on(commands::run(cli)) {

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ask::ask;
+use super::error::ApiError;
 use super::error::ErrorResponses;
 use super::extract::Params;
-use super::{ApiError, ApiState};
+use super::state::ApiState;
 use crate::scheduler::{GetSchedule, JobStatus};
 use crate::store::requests::{CleanupOldConversations, MaintenanceReport, Vacuum};
 

@@ -4,7 +4,8 @@
 
 use actix::{Handler, Message};
 
-use super::{ApiError, ApiState};
+use super::error::ApiError;
+use super::state::ApiState;
 use crate::StoreActor;
 use crate::error::StoreError;
 

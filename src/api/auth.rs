@@ -9,7 +9,8 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 
-use super::{ApiError, ApiState};
+use super::error::ApiError;
+use super::state::ApiState;
 
 /// Middleware: answers 401 unless the configured token (if any) is presented.
 pub async fn require_token<B: MessageBody>(

@@ -10,11 +10,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ask::ask;
+use super::error::ApiError;
 use super::error::{ErrorResponses, too_large};
 use super::extract::Params;
 use super::ndjson::{Line, Lines};
+use super::state::ApiState;
 use super::transfer::ImportQuery;
-use super::{ApiError, ApiState};
 use crate::store::requests::{ExportPage, ImportConversation, OnConflict};
 use crate::transfer::ExportDocument;
 

@@ -7,9 +7,11 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ask::ask;
+use super::error::ApiError;
 use super::error::ErrorResponses;
 use super::extract::{Body, ConversationId, Params};
-use super::{ApiError, ApiState, created_or_ok};
+use super::reply::created_or_ok;
+use super::state::ApiState;
 use crate::model::Conversation;
 use crate::store::requests::{
     ConversationPage, DeleteConversation, GetConversation, GetConversationByUser, GetOrCreate,

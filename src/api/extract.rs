@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, Required, Type};
 
-use super::{ApiError, query};
+use super::error::ApiError;
+use super::query;
 
 /// The `{id}` of a path: a positive 64-bit integer, else 400 naming `id`.
 #[derive(Debug, Clone, Copy)]

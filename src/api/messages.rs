@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ask::ask;
+use super::error::ApiError;
 use super::error::ErrorResponses;
 use super::extract::{Body, ConversationId, Params};
-use super::{ApiError, ApiState, created_or_ok};
+use super::reply::created_or_ok;
+use super::state::ApiState;
 use crate::error::StoreError;
 use crate::model::{Role, StoredMessage};
 use crate::store::requests::{

@@ -10,7 +10,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 
-use super::ApiState;
+use super::state::ApiState;
 
 /// The route label of requests that matched no route.
 const UNMATCHED: &str = "unmatched";

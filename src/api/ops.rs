@@ -1,18 +1,18 @@
-//! Routes for the machinery around the daemon: liveness, readiness, metrics and the
-//! OpenAPI document.
+//! Routes for the machinery around the daemon: liveness, readiness, metrics. (The
+//! OpenAPI document is served by `routes`, which lists every route.)
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use actix_web::web::Data;
 use actix_web::{HttpResponse, get};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use super::admin::jobs;
 use super::ask::ask;
 use super::error::ErrorResponses;
-use super::{ApiDoc, ApiError, ApiState, ErrorBody};
+use super::error::{ApiError, ErrorBody};
+use super::state::ApiState;
 use crate::store::requests::GetConversationByUser;
 
 /// How long the readiness probe waits for the database.
@@ -75,18 +75,4 @@ pub async fn metrics(state: Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&jobs))
-}
-
-/// The OpenAPI 3 document of every route.
-#[utoipa::path(
-    tag = "operations",
-    responses(
-        (status = 200, description = "OpenAPI 3 document", body = Object),
-        (status = 401, description = "A token is configured and was not presented", body = ErrorBody),
-    )
-)]
-#[get("/openapi.json")]
-pub async fn openapi() -> HttpResponse {
-    static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
-    HttpResponse::Ok().json(&*DOCUMENT)
 }

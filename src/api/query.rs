@@ -7,7 +7,7 @@ use actix_web::web;
 use serde::de::value::{Error, MapDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
-use super::ApiError;
+use super::error::ApiError;
 
 /// Reads `query` (the raw query string) into `T`; an error names the parameter.
 pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {

@@ -6,9 +6,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::ask::ask;
+use super::error::ApiError;
 use super::error::ErrorResponses;
 use super::extract::Params;
-use super::{ApiError, ApiState};
+use super::state::ApiState;
 use crate::model::{BudgetStatus, Stats};
 use crate::store::requests::{CheckTokenBudget, GetStats};
 

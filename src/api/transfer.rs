@@ -6,9 +6,11 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::ask::ask;
+use super::error::ApiError;
 use super::error::ErrorResponses;
 use super::extract::{ConversationId, Params};
-use super::{ApiError, ApiState, created_or_ok};
+use super::reply::created_or_ok;
+use super::state::ApiState;
 use crate::model::Conversation;
 use crate::store::requests::{ExportConversation, ImportConversation, OnConflict};
 use crate::transfer::ExportDocument;

@@ -1,4 +1,4 @@
-//! The HTTP API of shared/API.md through a real socket: an `HttpServer` bound to
+//! The HTTP API of docs/API.md through a real socket: the daemon's `App` bound to
 //! 127.0.0.1:0 over a fresh SQLite store, driven with `awc` as any client would.
 
 mod admin;
@@ -8,19 +8,18 @@ mod errors;
 mod messages;
 mod transfer;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Addr, Recipient};
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
-use actix_web::{App, HttpServer};
 use awc::error::PayloadError;
 use convstore::StoreActor;
-use convstore::api::{self, ApiSettings, ApiState};
+use convstore::api::{ApiSettings, ApiState};
+use convstore::app::{App, HttpSettings};
+use convstore::config::Config;
 use convstore::db::Backend;
-use convstore::metrics::Metrics;
 use convstore::scheduler::GetSchedule;
 use futures_util::Stream;
 use serde_json::{Value, json};
@@ -55,7 +54,8 @@ impl Server {
         Server::serve(store, Some(db), settings, scheduler)
     }
 
-    /// A server over `store` (whose database `db` holds, if the test does not).
+    /// A server over `store` (whose database `db` holds, if the test does not): the
+    /// daemon's [`App`] on a free loopback port, with one worker.
     pub fn serve(
         store: Addr<StoreActor>,
         db: Option<TestDb>,
@@ -63,23 +63,19 @@ impl Server {
         scheduler: Option<Recipient<GetSchedule>>,
     ) -> Server {
         let token = settings.token.clone();
-        let state = ApiState {
-            store: store.clone(),
-            scheduler,
-            settings,
-            metrics: Arc::new(Metrics::default()),
+        let state = ApiState::new(store.clone(), scheduler, settings);
+        let http = HttpSettings {
+            bind: "127.0.0.1:0".parse().expect("a loopback address"),
+            workers: 1,
+            shutdown_timeout: Duration::from_secs(1),
+            ..Config::default()
+                .http_settings()
+                .expect("the default HTTP settings")
         };
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let address = listener.local_addr().expect("the bound address");
-        let server = HttpServer::new(move || App::new().configure(api::configure(state.clone())))
-            .workers(1)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .listen(listener)
-            .expect("listen")
-            .run();
+        let app = App::build(state, &http).expect("bind a loopback port");
+        let address = app.addrs()[0];
         // Dropped with the test's runtime, which stops the workers.
-        actix_rt::spawn(server);
+        actix_rt::spawn(app.run());
         Server {
             base: format!("http://{address}"),
             token,
