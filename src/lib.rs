@@ -11,6 +11,7 @@ compile_error!("convstore needs at least one backend feature: sqlite, postgres o
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod daemon;
 pub mod db;
 pub mod error;
 pub mod metrics;

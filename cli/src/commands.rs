@@ -114,7 +114,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 config.http.bind = bind;
             }
             config.validate()?;
-            convstore::app::serve(config).await?;
+            convstore::daemon::serve(config).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
