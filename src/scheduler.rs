@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -22,9 +22,13 @@ pub struct JobStatus {
     /// Whether the job runs at all.
     pub enabled: bool,
     /// Next fire time (RFC 3339, UTC), if enabled.
-    pub next_run: Option<String>,
+    #[serde(with = "timestamp::option")]
+    #[schema(value_type = Option<String>)]
+    pub next_run: Option<DateTime<Utc>>,
     /// When the last run started (RFC 3339, UTC).
-    pub last_run: Option<String>,
+    #[serde(with = "timestamp::option")]
+    #[schema(value_type = Option<String>)]
+    pub last_run: Option<DateTime<Utc>>,
     /// How long the last run took.
     pub last_duration_ms: Option<u64>,
     /// `ok: ...` or `error: ...` of the last run.
@@ -137,7 +141,7 @@ impl SchedulerActor {
             job.status.next_run = None;
             return;
         };
-        job.status.next_run = Some(timestamp::format(&next));
+        job.status.next_run = Some(next);
         let delay = (next - now).to_std().unwrap_or_default();
         ctx.run_later(delay, move |actor, ctx| actor.fire(index, ctx));
     }
@@ -167,7 +171,7 @@ impl SchedulerActor {
         ctx.spawn(run.into_actor(self).map(move |result, actor, ctx| {
             let elapsed = started.elapsed();
             let status = &mut actor.jobs[index].status;
-            status.last_run = Some(timestamp::format(&started_at));
+            status.last_run = Some(started_at);
             status.last_duration_ms = Some(elapsed.as_millis() as u64);
             match result {
                 Ok(outcome) => {

@@ -33,7 +33,7 @@ fn job(name: &str, runs_ok: u64, runs_failed: u64) -> JobStatus {
         name: name.into(),
         cron: "0 0 3 * * *".into(),
         enabled: true,
-        next_run: Some("2030-01-01T03:00:00.000000Z".into()),
+        next_run: Some("2030-01-01T03:00:00Z".parse().expect("a time")),
         last_run: None,
         last_duration_ms: None,
         last_result: None,
@@ -191,6 +191,12 @@ async fn schedule_without_and_with_a_scheduler() {
         .expect(StatusCode::OK)
         .json();
     assert_eq!(schedule, json!({"jobs": jobs}));
+    // Times in the contract's format; none yet is `null`.
+    assert_eq!(
+        schedule["jobs"][0]["next_run"],
+        "2030-01-01T03:00:00.000000Z"
+    );
+    assert_eq!(schedule["jobs"][0]["last_run"], Value::Null);
     let metrics = server.get("/metrics").await.expect(StatusCode::OK).text();
     for line in [
         r#"convstore_scheduled_job_runs_total{job="cleanup",result="ok"} 3"#,
