@@ -1,6 +1,6 @@
 //! The HTTP API of `docs/API.md`, on actix-web. Handlers are thin: read and check the
 //! request, send the store a request, turn the answer into JSON. Every failure answers
-//! `{"error": {"code", "message"}}` (see [`ApiError`]), including malformed JSON, bad
+//! `{"error": {"code", "message"}}` (see `error.rs`), including malformed JSON, bad
 //! query strings, unknown routes and wrong methods.
 //!
 //! The app mounts it with `App::new().configure(api::configure(state.clone()))`; the
@@ -28,8 +28,7 @@ use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 
-pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use routes::ApiDoc;
+use error::ApiError;
 pub use state::{ApiSettings, ApiState};
 
 /// Mounts every route of the API on an app. It answers every path (unknown ones with a

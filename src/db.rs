@@ -28,7 +28,8 @@ use tracing::info;
 use crate::error::StoreError;
 use conn::{Access, DbConn};
 pub use settings::{DbSettings, SqliteSynchronous};
-pub use target::{Backend, DbTarget, redact};
+pub(crate) use target::redact;
+pub use target::{Backend, DbTarget};
 
 #[cfg(feature = "mysql")]
 use diesel_async::AsyncMysqlConnection;

@@ -13,12 +13,12 @@ pub mod app;
 pub mod config;
 pub mod daemon;
 pub mod db;
-pub mod error;
-pub mod metrics;
+mod error;
+mod metrics;
 pub mod model;
 pub mod scheduler;
 pub mod store;
-pub mod systemd;
+mod systemd;
 pub mod transfer;
 
 pub use error::StoreError;
