@@ -1,35 +1,20 @@
 //! Configuration: defaults < file (`--config` or `CONVSTORE_CONFIG`) < environment <
-//! flags. Every key is documented in the repository's `config.toml`. An unknown key or
-//! a bad value stops start-up with a message naming the key.
+//! flags. Every key is documented in the repository's `config.toml`, and every default
+//! is written once, in `Config::default` and its sections; each part's settings are
+//! built from a `Config` (`parts.rs`). An unknown key or a bad value stops start-up
+//! with a message naming the key.
+
+mod env;
+mod parts;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::ApiSettings;
-use crate::app::HttpSettings;
-use crate::db::{DbSettings, DbTarget, SqliteSynchronous};
+use crate::db::{DbTarget, SqliteSynchronous};
 use crate::scheduler;
-use crate::store::StoreSettings;
 use crate::store::validate::MAX_TURNS;
-
-/// Environment variables the guide and the HTTP contract name, and the key each sets.
-const ENV_ALIASES: [(&str, &str); 5] = [
-    ("CONVERSATION_DB_URL", "db_url"),
-    ("CONVERSATION_DATA_DIR", "data_dir"),
-    ("CONVSTORE_BIND", "http.bind"),
-    ("CONVSTORE_TOKEN", "http.token"),
-    ("CONVSTORE_ECHO", "echo"),
-];
-
-/// Prefix of the environment variables that set any key: `CONVSTORE_HTTP__BIND` sets
-/// `http.bind`, `CONVSTORE_CLEANUP_DAYS` sets `cleanup_days`.
-const ENV_PREFIX: &str = "CONVSTORE_";
-
-/// `CONVSTORE_*` variables that are not configuration keys.
-const ENV_NOT_KEYS: [&str; 1] = ["CONVSTORE_CONFIG"];
 
 /// What went wrong reading the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -243,7 +228,10 @@ impl Config {
             }
             None => toml::Table::new(),
         };
-        apply_env(&mut table, std::env::vars())?;
+        let defaults = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(format!("defaults: {e}")))?;
+        env::overlay(&mut table, &defaults, std::env::vars())
+            .map_err(|e| invalid(&e.variable, e.message))?;
         let config = Config::from_table(table)?;
         config.validate()?;
         Ok(config)
@@ -309,53 +297,6 @@ impl Config {
         DbTarget::parse(Some(&self.db_url), &self.data_dir).map_err(|e| invalid("db_url", e))
     }
 
-    /// How to open the database.
-    pub fn db_settings(&self) -> Result<DbSettings, ConfigError> {
-        Ok(self.db_settings_for(self.db_target()?))
-    }
-
-    /// How to open the database at `target`.
-    fn db_settings_for(&self, target: DbTarget) -> DbSettings {
-        DbSettings {
-            target,
-            pool_size: self.database.pool_size,
-            busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
-            sqlite_synchronous: self.database.sqlite_synchronous,
-            echo: self.echo,
-        }
-    }
-
-    /// How the store behaves.
-    pub fn store_settings(&self) -> StoreSettings {
-        StoreSettings {
-            max_content_bytes: self.limits.max_content_bytes,
-            max_history_turns: self.max_history_turns,
-            archive_dir: non_empty(&self.schedule.archive_dir).map(PathBuf::from),
-        }
-    }
-
-    /// The HTTP layer's limits and defaults, with `token` (see [`Config::token`]).
-    pub fn api_settings(&self, token: Option<String>) -> ApiSettings {
-        ApiSettings {
-            token,
-            max_body_bytes: self.limits.max_body_bytes,
-            max_import_bytes: self.limits.max_import_bytes,
-            max_line_bytes: self.limits.max_line_bytes,
-            cleanup_days: self.cleanup_days,
-        }
-    }
-
-    /// How the HTTP server runs.
-    pub fn http_settings(&self) -> Result<HttpSettings, ConfigError> {
-        Ok(HttpSettings {
-            bind: self.bind_addr()?,
-            workers: self.http.workers,
-            client_request_timeout: Duration::from_secs(self.http.client_request_timeout_secs),
-            keep_alive: Duration::from_secs(self.http.keep_alive_secs),
-            shutdown_timeout: Duration::from_secs(self.http.shutdown_timeout_secs),
-        })
-    }
-
     /// The address to listen on.
     fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.http.bind.parse().map_err(|e| {
@@ -384,109 +325,9 @@ impl Config {
     }
 }
 
-// The settings of each part, at the defaults above: written here so that each default
-// is written once, in `Config::default` and its sections.
-
-impl DbSettings {
-    /// Settings for `target`, with the defaults of [`Config`] for everything else.
-    pub fn new(target: DbTarget) -> Self {
-        Config::default().db_settings_for(target)
-    }
-}
-
-impl Default for StoreSettings {
-    /// The store's settings at the defaults of [`Config`].
-    fn default() -> Self {
-        Config::default().store_settings()
-    }
-}
-
-impl Default for ApiSettings {
-    /// The HTTP layer's settings at the defaults of [`Config`], without a token.
-    fn default() -> Self {
-        Config::default().api_settings(None)
-    }
-}
-
 fn non_empty(value: &str) -> Option<&str> {
     let value = value.trim();
     (!value.is_empty()).then_some(value)
-}
-
-/// Overlays environment variables on the file's table. A value takes the type of the
-/// key's default, so `CONVSTORE_TOKEN=12345` stays a string.
-fn apply_env(
-    table: &mut toml::Table,
-    vars: impl Iterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
-    let defaults = toml::Table::try_from(Config::default())
-        .map_err(|e| ConfigError::Invalid(format!("defaults: {e}")))?;
-    for (name, raw) in vars {
-        let key = if let Some((_, key)) = ENV_ALIASES.iter().find(|(alias, _)| *alias == name) {
-            key.to_string()
-        } else if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
-            if ENV_NOT_KEYS.contains(&name.as_str()) {
-                continue;
-            }
-            let key = rest.to_ascii_lowercase().replace("__", ".");
-            if default_at(&defaults, &key).is_none() {
-                if rest.contains("__") {
-                    return Err(invalid(&name, "is not a configuration key"));
-                }
-                // Other CONVSTORE_ variables (a test's, a script's) are not ours.
-                continue;
-            }
-            key
-        } else {
-            continue;
-        };
-        let default = default_at(&defaults, &key)
-            .ok_or_else(|| invalid(&name, "is not a configuration key"))?;
-        let value = match default {
-            toml::Value::Integer(_) => toml::Value::Integer(
-                raw.trim()
-                    .parse()
-                    .map_err(|_| invalid(&name, format!("{raw:?} is not an integer")))?,
-            ),
-            toml::Value::Boolean(_) => {
-                toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" | "on" => true,
-                    "false" | "0" | "no" | "off" => false,
-                    _ => return Err(invalid(&name, format!("{raw:?} is not true or false"))),
-                })
-            }
-            _ => toml::Value::String(raw),
-        };
-        set_at(table, &key, value);
-    }
-    Ok(())
-}
-
-fn default_at<'a>(defaults: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
-    let (section, name) = match key.split_once('.') {
-        Some((section, name)) => (Some(section), name),
-        None => (None, key),
-    };
-    match section {
-        Some(section) => defaults.get(section)?.as_table()?.get(name),
-        None => defaults.get(name).filter(|v| !v.is_table()),
-    }
-}
-
-fn set_at(table: &mut toml::Table, key: &str, value: toml::Value) {
-    match key.split_once('.') {
-        Some((section, name)) => {
-            let entry = table
-                .entry(section.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let toml::Value::Table(inner) = entry {
-                inner.insert(name.to_string(), value);
-            }
-        }
-        None => {
-            table.insert(key.to_string(), value);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -526,37 +367,6 @@ mod tests {
         assert!(
             error.contains("cleanup_days") || error.contains("integer"),
             "{error}"
-        );
-    }
-
-    #[test]
-    fn environment_overrides_the_file_with_typed_values() {
-        let mut table =
-            toml::from_str::<toml::Table>("cleanup_days = 7\n[http]\nbind = \"127.0.0.1:1\"")
-                .unwrap();
-        let vars = [
-            ("CONVERSATION_DB_URL", "sqlite:///x.db"),
-            ("CONVSTORE_TOKEN", "12345"),
-            ("CONVSTORE_CLEANUP_DAYS", "9"),
-            ("CONVSTORE_DATABASE__POOL_SIZE", "3"),
-            ("CONVSTORE_ECHO", "true"),
-            ("CONVSTORE_TEST_POSTGRES_URL", "ignored"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()));
-        apply_env(&mut table, vars.into_iter()).unwrap();
-        let config = Config::from_table(table).unwrap();
-        assert_eq!(config.db_url, "sqlite:///x.db");
-        assert_eq!(config.http.token, "12345");
-        assert_eq!(config.http.bind, "127.0.0.1:1");
-        assert_eq!(config.cleanup_days, 9);
-        assert_eq!(config.database.pool_size, 3);
-        assert!(config.echo);
-        let bad = [("CONVSTORE_HTTP__PORT".to_string(), "1".to_string())];
-        assert!(
-            apply_env(&mut toml::Table::new(), bad.into_iter())
-                .unwrap_err()
-                .to_string()
-                .contains("CONVSTORE_HTTP__PORT")
         );
     }
 }
