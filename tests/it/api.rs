@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod contract;
 mod conversations;
 mod errors;
 mod messages;
