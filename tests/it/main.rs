@@ -1,24 +1,13 @@
-//! Integration tests: the store driven through its messages, on every backend.
+//! Integration tests, in layers: `fixtures` (a database per test, the daemon as a
+//! process, the HTTP API on a socket, shorthands for a store), then the tests by the
+//! level they drive: the store through its requests (`store`), the HTTP API (`api`),
+//! the `convstore` binary (`daemon`), and properties on generated inputs
+//! (`properties`). Every store-level test runs on every backend.
 
 #[macro_use]
-mod helpers;
-mod support;
+mod fixtures;
 
 mod api;
-mod archive;
-mod bad_input;
-mod concurrency;
-mod conversations;
-mod crash;
 mod daemon;
-mod history;
-mod locking;
-mod maintenance;
-mod outage;
 mod properties;
-mod saving;
-mod scheduler;
-mod shape;
-mod soak;
-mod transfer;
-mod validation;
+mod store;

@@ -10,8 +10,8 @@ use convstore::scheduler::{GetSchedule, JobStatus};
 use convstore::store::StoreSettings;
 use serde_json::{Value, json};
 
-use super::{Server, invalid};
-use crate::helpers::TestDb;
+use crate::fixtures::db::TestDb;
+use crate::fixtures::http::{Server, invalid};
 
 /// A scheduler stand-in that answers `GetSchedule` with fixed jobs.
 struct FixedSchedule(Vec<JobStatus>);

@@ -5,7 +5,7 @@ use actix_web::http::{Method, StatusCode};
 use convstore::api::ApiSettings;
 use serde_json::json;
 
-use super::{Reply, Server};
+use crate::fixtures::http::{Reply, Server};
 
 const TOKEN: &str = "s3cret-token";
 

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use convstore::store::validate;
 use serde_json::Value;
 
-use super::Server;
+use crate::fixtures::http::Server;
 
 /// `docs/API.md`, as the repository holds it.
 const CONTRACT: &str = include_str!("../../../docs/API.md");

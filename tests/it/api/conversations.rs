@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use serde_json::json;
 
-use super::{Server, invalid};
+use crate::fixtures::http::{Server, invalid};
 
 const FIELDS: [&str; 10] = [
     "id",
@@ -373,8 +373,8 @@ async fn bad_ids_are_400_and_unknown_ids_404_on_every_id_route() {
             };
             let request = server.request(method.parse().unwrap(), &url);
             let reply = match body {
-                Some(body) => super::Reply::of(request.send_json(body)).await,
-                None => super::Reply::of(request.send()).await,
+                Some(body) => crate::fixtures::http::Reply::of(request.send_json(body)).await,
+                None => crate::fixtures::http::Reply::of(request.send()).await,
             };
             let message = reply.error(status, code);
             if status == StatusCode::BAD_REQUEST {

@@ -5,7 +5,7 @@ use actix_web::http::{Method, StatusCode};
 use convstore::api::ApiSettings;
 use serde_json::json;
 
-use super::{Reply, Server, invalid};
+use crate::fixtures::http::{Reply, Server, invalid};
 
 #[actix_rt::test]
 async fn malformed_json_is_400() {

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Server, invalid};
+use crate::fixtures::http::{Server, invalid};
 
 fn contents(reply: &Value) -> Vec<String> {
     reply["messages"]

@@ -8,7 +8,7 @@ use convstore::store::requests::{GetOrCreate, NewMessage, SaveMessages, SetSumma
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use super::{Reply, Server, invalid};
+use crate::fixtures::http::{Reply, Server, invalid};
 
 const NDJSON: &str = "application/x-ndjson";
 

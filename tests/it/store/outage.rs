@@ -16,8 +16,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::helpers::TestDb;
-use crate::support::*;
+use crate::fixtures::db::TestDb;
+use crate::fixtures::store::*;
 
 /// Longest a call may take while the server is away.
 const PATIENCE: Duration = Duration::from_secs(6);

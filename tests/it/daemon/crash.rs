@@ -8,19 +8,17 @@
 //!
 //! SIGKILL tests a process crash, not a power cut: the kernel keeps what was written.
 
-mod daemon;
+mod writer;
 
 use std::cell::Cell;
-use std::ops::AddAssign;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use awc::error::SendRequestError;
 use convstore::db::Backend;
 use futures_util::future::{join, join_all};
-use serde_json::{Value, json};
 
-use self::daemon::{Daemon, Site};
-use crate::helpers::TestDb;
+use self::writer::{Jitter, Save, Tally, Writer, client, get_json, open_writers, post_save};
+use crate::fixtures::daemon::{Convstore, Daemon};
+use crate::fixtures::db::TestDb;
 
 /// Clients saving at once, each to a conversation of its own.
 const CLIENTS: usize = 16;
@@ -43,13 +41,12 @@ backend_test!(acknowledged_saves_survive_sigkill, async |db: &TestDb| {
     let started = Instant::now();
     let kills = kills(db.backend());
     let mut jitter = Jitter::seeded();
-    let mut site = Site::new(db);
-    let mut daemon = site.start();
+    let mut daemon = start(db);
     let mut writers = open_writers(&daemon.base, "kill").await;
     let mut tally = Tally::default();
     for _ in 0..kills {
         tally += run_until(&mut daemon, &mut writers, jitter.below(MAX_RUN), Stop::Kill).await;
-        daemon = site.start();
+        daemon = start(db);
     }
     tally += settle(&daemon.base, &mut writers).await;
     let verified = verify(&daemon.base, &writers).await;
@@ -72,8 +69,7 @@ backend_test!(
     sigterm_under_load_exits_0_keeping_every_acknowledged_save,
     async |db: &TestDb| {
         let mut jitter = Jitter::seeded();
-        let mut site = Site::new(db);
-        let mut daemon = site.start();
+        let mut daemon = start(db);
         let mut writers = open_writers(&daemon.base, "term").await;
         let mut tally = Tally::default();
         let mut exits = Vec::new();
@@ -90,7 +86,7 @@ backend_test!(
             // Exactly the acknowledged saves: a request the daemon read was answered
             // before it exited. (A request sent just as the daemon closed an idle
             // keep-alive connection gets no answer, and must not have been stored.)
-            daemon = site.start();
+            daemon = start(db);
             verify(&daemon.base, &writers).await;
         }
         tally += settle(&daemon.base, &mut writers).await;
@@ -104,6 +100,11 @@ backend_test!(
         );
     }
 );
+
+/// `convstore serve` on `db`, ready.
+fn start(db: &TestDb) -> Daemon {
+    Convstore::new("serve").database(db).start()
+}
 
 /// How a run under load ends.
 #[derive(Clone, Copy)]
@@ -267,228 +268,4 @@ async fn stop_cleanly(daemon: &mut Daemon) {
     let log = daemon.log();
     assert!(status.success(), "exit {status:?}\n{log}");
     assert!(!log.contains("panicked"), "{log}");
-}
-
-/// One client: saves to its conversation one message after the other.
-struct Writer {
-    conversation: i64,
-    name: String,
-    sent: u64,
-    /// The saves answered 201 (or 200 on a resend), with the id they were given.
-    acknowledged: Vec<(Save, i64)>,
-    /// The save that got no answer, to send again.
-    unanswered: Option<Save>,
-}
-
-/// One message to save, with its own content and idempotency key.
-#[derive(Debug, Clone)]
-struct Save {
-    key: String,
-    content: String,
-    role: &'static str,
-    tokens: i64,
-}
-
-impl Writer {
-    /// The next new save.
-    fn next_save(&mut self) -> Save {
-        self.sent += 1;
-        let n = self.sent;
-        Save {
-            key: format!("{}-{n}", self.name),
-            content: format!("{} says {n}", self.name),
-            role: if n.is_multiple_of(2) {
-                "assistant"
-            } else {
-                "user"
-            },
-            tokens: ((n * 7 + self.conversation as u64) % 41) as i64,
-        }
-    }
-
-    /// Saves (first the unanswered save, if any) until `stopped` or the daemon stops
-    /// answering; counts each acknowledged save in `acknowledged`.
-    async fn write_until(
-        &mut self,
-        client: &awc::Client,
-        base: &str,
-        stopped: &Cell<bool>,
-        acknowledged: &Cell<u64>,
-    ) -> Tally {
-        let mut tally = Tally::default();
-        while !stopped.get() {
-            let (save, resent) = match self.unanswered.take() {
-                Some(save) => (save, true),
-                None => (self.next_save(), false),
-            };
-            match post_save(client, base, self.conversation, &save).await {
-                Some(answer) => {
-                    tally += self.record(save, answer, resent);
-                    acknowledged.set(acknowledged.get() + 1);
-                }
-                None => {
-                    self.unanswered = Some(save);
-                    tally.unanswered += 1;
-                    break;
-                }
-            }
-        }
-        tally
-    }
-
-    /// Keeps an acknowledged save; a 200 (already stored) is only right for a resend.
-    fn record(&mut self, save: Save, (id, created): (i64, bool), resent: bool) -> Tally {
-        assert!(
-            created || resent,
-            "{:?} was sent once, yet answered as already stored",
-            save.key
-        );
-        let tally = Tally {
-            acknowledged: 1,
-            resent_committed: u64::from(resent && !created),
-            resent_new: u64::from(resent && created),
-            unanswered: 0,
-        };
-        self.acknowledged.push((save, id));
-        tally
-    }
-}
-
-/// Creates the writers' conversations.
-async fn open_writers(base: &str, label: &str) -> Vec<Writer> {
-    let client = client();
-    let mut writers = Vec::with_capacity(CLIENTS);
-    for i in 0..CLIENTS {
-        let name = format!("{label}{i}");
-        let mut response = client
-            .post(format!("{base}/v1/conversations"))
-            .send_json(&json!({"user_key": format!("crash:{name}"), "platform": "slack"}))
-            .await
-            .expect("the daemon answers");
-        assert_eq!(response.status().as_u16(), 201);
-        let conversation: Value = response.json().await.expect("a conversation");
-        writers.push(Writer {
-            conversation: conversation["id"].as_i64().expect("an id"),
-            name,
-            sent: 0,
-            acknowledged: Vec::new(),
-            unanswered: None,
-        });
-    }
-    writers
-}
-
-/// Posts `save`; `Some((id, created))` when answered, `None` when the daemon went away
-/// first. Any answer other than 201 or 200 fails the test.
-async fn post_save(
-    client: &awc::Client,
-    base: &str,
-    conversation: i64,
-    save: &Save,
-) -> Option<(i64, bool)> {
-    let sent = client
-        .post(format!("{base}/v1/conversations/{conversation}/messages"))
-        .send_json(&json!({
-            "role": save.role,
-            "content": save.content,
-            "tokens": save.tokens,
-            "idempotency_key": save.key,
-        }))
-        .await;
-    let mut response = match sent {
-        Ok(response) => response,
-        Err(SendRequestError::Timeout) => panic!("{:?} hung", save.key),
-        Err(_) => return None,
-    };
-    let status = response.status().as_u16();
-    let body = response.body().await.ok()?;
-    assert!(
-        status == 201 || status == 200,
-        "{:?}: {status} {}",
-        save.key,
-        String::from_utf8_lossy(&body)
-    );
-    let message: Value = serde_json::from_slice(&body).expect("a message");
-    assert_eq!(message["conversation_id"], conversation, "{message}");
-    assert_eq!(message["content"], save.content.as_str(), "{message}");
-    assert_eq!(message["role"], save.role, "{message}");
-    assert_eq!(message["tokens"], save.tokens, "{message}");
-    Some((message["id"].as_i64().expect("an id"), status == 201))
-}
-
-async fn get_json(client: &awc::Client, url: &str) -> Value {
-    let mut response = client.get(url).send().await.expect("the daemon answers");
-    let body = response.body().limit(1 << 30).await.expect("a body");
-    assert_eq!(
-        response.status().as_u16(),
-        200,
-        "{url}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    serde_json::from_slice(&body).expect("JSON")
-}
-
-/// A client of its own per run, so that no connection outlives its daemon (idle
-/// keep-alive connections would hold a graceful stop back).
-fn client() -> awc::Client {
-    awc::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .finish()
-}
-
-/// What the clients saw.
-#[derive(Debug, Default)]
-struct Tally {
-    /// Saves answered 201, or 200 on a resend.
-    acknowledged: u64,
-    /// Saves that got no answer (sent again later).
-    unanswered: u64,
-    /// Resends answered 200: the unanswered save had been committed.
-    resent_committed: u64,
-    /// Resends answered 201: the unanswered save had not been committed.
-    resent_new: u64,
-}
-
-impl AddAssign for Tally {
-    fn add_assign(&mut self, other: Tally) {
-        self.acknowledged += other.acknowledged;
-        self.unanswered += other.unanswered;
-        self.resent_committed += other.resent_committed;
-        self.resent_new += other.resent_new;
-    }
-}
-
-impl std::fmt::Display for Tally {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} acknowledged, {} unanswered (resent: {} had been committed, {} had not)",
-            self.acknowledged, self.unanswered, self.resent_committed, self.resent_new
-        )
-    }
-}
-
-/// Random-ish delays (xorshift), seeded from the clock; the seed is printed.
-struct Jitter {
-    seed: u64,
-    state: u64,
-}
-
-impl Jitter {
-    fn seeded() -> Jitter {
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1;
-        Jitter { seed, state: seed }
-    }
-
-    /// A duration in `0..max`.
-    fn below(&mut self, max: Duration) -> Duration {
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        let max = max.as_micros().max(1) as u64;
-        Duration::from_micros(self.state % max)
-    }
 }

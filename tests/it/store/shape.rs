@@ -7,8 +7,8 @@ use convstore::db::Db;
 use convstore::store::StoreActor;
 use convstore::store::requests::*;
 
-use crate::helpers::TestDb;
-use crate::support::{Store, ok, open_conversation, save_turns};
+use crate::fixtures::db::TestDb;
+use crate::fixtures::store::{Store, ok, open_conversation, save_turns};
 
 /// Statements `db` runs while `work` runs.
 async fn statements_during(db: &Db, work: impl AsyncFnOnce()) -> u64 {

@@ -1,24 +1,16 @@
-//! Bad requests against the HTTP API, one table row each (method, path, body with its
-//! content type, expected answer): every one gets the contract's error shape with the
-//! right status and code and a message naming the field, leaves the store exactly as it
-//! was (stats and the full NDJSON export compared), and the server keeps serving. An
-//! NDJSON import with a bad line among good ones reports that line and imports the
-//! rest. Strings that look like SQL injection are plain data, stored verbatim.
+//! The table of bad requests: each row a method, a path, a body with its content type,
+//! and the answer it must get.
 
 use actix_web::http::{Method, StatusCode};
-use actix_web::web::Bytes;
-use futures_util::stream;
 use serde_json::{Value, json};
 
-use crate::api::{Reply, Server};
-
 /// A conversation id no test creates.
-const MISSING: i64 = 987_654_321;
+pub const MISSING: i64 = 987_654_321;
 /// Size of the oversize bodies: far above the 2 MiB JSON limit.
-const HUGE_BYTES: usize = 50 * 1024 * 1024;
+pub const HUGE_BYTES: usize = 50 * 1024 * 1024;
 
 /// A request body.
-enum Body {
+pub enum Body {
     /// No body, no content type.
     Empty,
     /// A JSON value, sent as `application/json`.
@@ -31,7 +23,7 @@ enum Body {
 }
 
 /// What a row expects.
-enum Expect {
+pub enum Expect {
     /// The error shape with `status` and `code`; the message names `field`; the store
     /// is unchanged.
     Error {
@@ -50,15 +42,15 @@ enum Expect {
 }
 
 /// One row of the table.
-struct Case {
-    name: &'static str,
-    method: Method,
-    path: String,
-    body: Body,
-    expect: Expect,
+pub struct Case {
+    pub name: &'static str,
+    pub method: Method,
+    pub path: String,
+    pub body: Body,
+    pub expect: Expect,
 }
 
-fn fails(status: u16, code: &'static str, field: &'static str) -> Expect {
+pub fn fails(status: u16, code: &'static str, field: &'static str) -> Expect {
     Expect::Error {
         status: StatusCode::from_u16(status).expect("a status"),
         code,
@@ -67,16 +59,16 @@ fn fails(status: u16, code: &'static str, field: &'static str) -> Expect {
 }
 
 /// A 400 `invalid_input` whose message names `field`.
-fn invalid(field: &'static str) -> Expect {
+pub fn invalid(field: &'static str) -> Expect {
     fails(400, "invalid_input", field)
 }
 
 /// A 404 `not_found`.
-fn not_found() -> Expect {
+pub fn not_found() -> Expect {
     fails(404, "not_found", "")
 }
 
-fn row(name: &'static str, method: Method, path: &str, body: Body, expect: Expect) -> Case {
+pub fn row(name: &'static str, method: Method, path: &str, body: Body, expect: Expect) -> Case {
     Case {
         name,
         method,
@@ -86,16 +78,16 @@ fn row(name: &'static str, method: Method, path: &str, body: Body, expect: Expec
     }
 }
 
-fn text(content_type: &'static str, body: &str) -> Body {
+pub fn text(content_type: &'static str, body: &str) -> Body {
     Body::Raw(content_type, body.as_bytes().to_vec())
 }
 
-fn json_text(body: &str) -> Body {
+pub fn json_text(body: &str) -> Body {
     text("application/json", body)
 }
 
 /// A message body of `role` and `content` plus `extra` fields.
-fn message(extra: Value) -> Body {
+pub fn message(extra: Value) -> Body {
     let mut body = json!({"role": "user", "content": "hello"});
     for (key, value) in extra.as_object().expect("an object") {
         body[key] = value.clone();
@@ -104,7 +96,7 @@ fn message(extra: Value) -> Body {
 }
 
 /// An import document of `user_key` with `messages`.
-fn document(user_key: &str, messages: Value) -> Value {
+pub fn document(user_key: &str, messages: Value) -> Value {
     json!({
         "format": "convstore/1",
         "conversation": {
@@ -117,22 +109,22 @@ fn document(user_key: &str, messages: Value) -> Value {
     })
 }
 
-fn document_message(id: i64, role: &str, timestamp: &str) -> Value {
+pub fn document_message(id: i64, role: &str, timestamp: &str) -> Value {
     json!({"id": id, "role": role, "content": format!("m{id}"), "timestamp": timestamp, "tokens": 3})
 }
 
-const T1: &str = "2025-01-08T10:00:00.000000Z";
-const T2: &str = "2025-01-08T10:05:00.000000Z";
+pub const T1: &str = "2025-01-08T10:00:00.000000Z";
+pub const T2: &str = "2025-01-08T10:05:00.000000Z";
 
 /// An NDJSON body of `lines`.
-fn ndjson(lines: &[String]) -> Body {
+pub fn ndjson(lines: &[String]) -> Body {
     Body::Raw("application/x-ndjson", lines.join("\n").into_bytes())
 }
 
 /// The table: `seeded` is a conversation with messages, user key `bad-input:seeded`.
 // One row a line reads as a table; rustfmt would spread each row over seven lines.
 #[rustfmt::skip]
-fn cases(seeded: i64) -> Vec<Case> {
+pub fn cases(seeded: i64) -> Vec<Case> {
     const POST: Method = Method::POST;
     const GET: Method = Method::GET;
     const PUT: Method = Method::PUT;
@@ -271,360 +263,4 @@ fn cases(seeded: i64) -> Vec<Case> {
         row("NDJSON with a truncated line", POST, bulk, truncated_lines, Expect::Report { imported: 2, failed: &[2], present: &["bad-input:nd1", "bad-input:nd2"], absent: &["bad-input:nd-bad"] }),
         row("NDJSON with a bad timestamp", POST, bulk, bad_time_line, Expect::Report { imported: 2, failed: &[3], present: &["bad-input:nd3", "bad-input:nd5"], absent: &["bad-input:nd4"] }),
     ]
-}
-
-/// Sends the request of `case`.
-async fn send(server: &Server, case: &Case) -> Reply {
-    let request = server.request(case.method.clone(), &case.path);
-    let sent = match &case.body {
-        Body::Empty => request.send().await,
-        Body::Json(value) => request.send_json(value).await,
-        Body::Raw("", bytes) => request.send_body(bytes.clone()).await,
-        Body::Raw(content_type, bytes) => {
-            request
-                .insert_header(("content-type", *content_type))
-                .send_body(bytes.clone())
-                .await
-        }
-        Body::Huge { declared } => {
-            // One megabyte, sent fifty times: no copy of the whole body exists.
-            let head = Bytes::from_static(br#"{"role": "user", "content": ""#);
-            let tail = Bytes::from_static(br#""}"#);
-            let chunk = Bytes::from(vec![b'x'; 1024 * 1024]);
-            let chunks = std::iter::once(head.clone())
-                .chain(std::iter::repeat_n(chunk, HUGE_BYTES / (1024 * 1024)))
-                .chain(std::iter::once(tail.clone()));
-            let body = stream::iter(chunks.map(Ok::<_, std::io::Error>));
-            let request = request.insert_header(("content-type", "application/json"));
-            if *declared {
-                let length = (head.len() + HUGE_BYTES + tail.len()) as u64;
-                request
-                    .send_body(actix_web::body::SizedStream::new(length, body))
-                    .await
-            } else {
-                request.send_stream(body).await
-            }
-        }
-    };
-    let mut response = sent.unwrap_or_else(|e| panic!("{}: no answer: {e}", case.name));
-    let body = response
-        .body()
-        .limit(64 * 1024 * 1024)
-        .await
-        .unwrap_or_else(|e| panic!("{}: unreadable body: {e}", case.name));
-    Reply {
-        status: response.status(),
-        headers: response.headers().clone(),
-        body,
-    }
-}
-
-/// Checks that `reply` is the contract's error answer `expected` by `case`.
-fn check_error(case: &Case, reply: &Reply, status: StatusCode, code: &str, field: &str) {
-    let name = case.name;
-    assert_eq!(reply.status, status, "{name}: {}", reply.text());
-    assert_eq!(reply.content_type(), "application/json", "{name}");
-    let body: Value = serde_json::from_slice(&reply.body)
-        .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {}", reply.text()));
-    let error = body["error"]
-        .as_object()
-        .unwrap_or_else(|| panic!("{name}: no error object: {body}"));
-    assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{name}: {body}");
-    assert_eq!(error.len(), 2, "{name}: only code and message: {body}");
-    assert_eq!(error["code"], code, "{name}: {body}");
-    let message = error["message"].as_str().expect("a message");
-    assert!(
-        message.contains(field),
-        "{name}: {message:?} does not name {field:?}"
-    );
-}
-
-/// Everything the store holds, as the API shows it.
-#[derive(Debug, PartialEq)]
-struct Snapshot {
-    stats: Value,
-    export: String,
-}
-
-async fn snapshot(server: &Server) -> Snapshot {
-    Snapshot {
-        stats: server.get("/v1/stats").await.expect(StatusCode::OK).json(),
-        export: server
-            .get("/admin/export")
-            .await
-            .expect(StatusCode::OK)
-            .text(),
-    }
-}
-
-/// Whether `user_key` has a conversation.
-async fn exists(server: &Server, user_key: &str) -> bool {
-    let reply = server
-        .get(&format!("/v1/conversations/by-user/{}", encode(user_key)))
-        .await;
-    match reply.status {
-        StatusCode::OK => true,
-        StatusCode::NOT_FOUND => false,
-        other => panic!("by-user {user_key:?}: {other} {}", reply.text()),
-    }
-}
-
-/// `text` percent-encoded for a path segment or a query value.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-#[actix_rt::test]
-async fn each_bad_request_gets_the_error_shape_and_changes_nothing() {
-    let server = Server::start().await;
-    let seeded = server.conversation("bad-input:seeded").await;
-    server
-        .post(
-            &format!("/v1/conversations/{seeded}/messages/batch"),
-            &json!({"messages": [
-                {"role": "user", "content": "q", "tokens": 4, "idempotency_key": "q1"},
-                {"role": "assistant", "content": "a", "tokens": 6, "metadata": {"model": "m"}},
-            ]}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-    server
-        .put(
-            &format!("/v1/conversations/{seeded}/summary"),
-            &json!({"summary": "kept"}),
-        )
-        .await
-        .expect(StatusCode::OK);
-
-    let cases = cases(seeded);
-    assert!(cases.len() >= 40, "{} rows", cases.len());
-    let mut before = snapshot(&server).await;
-    for case in &cases {
-        let reply = send(&server, case).await;
-        match case.expect {
-            Expect::Error {
-                status,
-                code,
-                field,
-            } => {
-                check_error(case, &reply, status, code, field);
-                let after = snapshot(&server).await;
-                assert!(after.stats == before.stats, "{}: stats changed", case.name);
-                assert!(after.export == before.export, "{}: data changed", case.name);
-            }
-            Expect::Report {
-                imported,
-                failed,
-                present,
-                absent,
-            } => {
-                let name = case.name;
-                assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.text());
-                let report = reply.json();
-                assert_eq!(report["imported"], imported, "{name}: {report}");
-                assert_eq!(report["skipped"], 0, "{name}: {report}");
-                let lines: Vec<u64> = report["failed"]
-                    .as_array()
-                    .unwrap_or_else(|| panic!("{name}: {report}"))
-                    .iter()
-                    .map(|f| {
-                        assert!(f["error"].as_str().is_some_and(|e| !e.is_empty()), "{f}");
-                        f["line"].as_u64().expect("a line number")
-                    })
-                    .collect();
-                assert_eq!(lines, failed, "{name}: {report}");
-                for user_key in present {
-                    assert!(
-                        exists(&server, user_key).await,
-                        "{name}: {user_key} missing"
-                    );
-                }
-                for user_key in absent {
-                    assert!(
-                        !exists(&server, user_key).await,
-                        "{name}: {user_key} stored"
-                    );
-                }
-                let after = snapshot(&server).await;
-                assert_eq!(
-                    after.stats["total_conversations"].as_u64(),
-                    before.stats["total_conversations"]
-                        .as_u64()
-                        .map(|n| n + imported),
-                    "{name}"
-                );
-                before = after;
-            }
-        }
-    }
-    server.get("/healthz").await.expect(StatusCode::OK);
-}
-
-#[actix_rt::test]
-async fn sql_looking_strings_are_stored_verbatim() {
-    let server = Server::start().await;
-    let user_key = "x'; DROP TABLE conversations; --";
-    let platform = "p\"; DELETE FROM messages; --";
-    let chat_id = "1 OR 1=1";
-    let reply = server
-        .post(
-            "/v1/conversations",
-            &json!({"user_key": user_key, "platform": platform, "chat_id": chat_id}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-    let id = reply.json()["id"].as_i64().expect("an id");
-    // Another conversation, which a `1=1` leaking into a WHERE would touch.
-    let bystander = server.conversation("bystander").await;
-
-    let saves = [
-        json!({"role": "user", "content": "' OR 1=1 --", "idempotency_key": "k' OR '1'='1",
-               "metadata": {"q": "'; DROP TABLE messages; --"}}),
-        json!({"role": "assistant", "content": "Robert'); DROP TABLE messages;--", "tokens": 3}),
-        json!({"role": "user", "content": "%_\\%' ESCAPE '\\ \" ; SELECT * FROM sqlite_master"}),
-    ];
-    let mut ids = Vec::new();
-    for save in &saves {
-        let path = format!("/v1/conversations/{id}/messages");
-        let message = server
-            .post(&path, save)
-            .await
-            .expect(StatusCode::CREATED)
-            .json();
-        assert_eq!(message["content"], save["content"]);
-        ids.push(message["id"].clone());
-    }
-    let summary = "'; UPDATE conversations SET total_tokens = 0; --";
-    server
-        .put(
-            &format!("/v1/conversations/{id}/summary"),
-            &json!({"summary": summary}),
-        )
-        .await
-        .expect(StatusCode::OK);
-    let persona = "\\'; --";
-    server
-        .put(
-            &format!("/v1/conversations/{id}/persona"),
-            &json!({"persona_id": persona}),
-        )
-        .await
-        .expect(StatusCode::OK);
-
-    // Read back by the key, through the list filter, and in the history.
-    let found = server
-        .get(&format!("/v1/conversations/by-user/{}", encode(user_key)))
-        .await
-        .expect(StatusCode::OK)
-        .json();
-    assert_eq!(found["id"], id);
-    assert_eq!(found["user_key"], user_key);
-    assert_eq!(found["platform"], platform);
-    assert_eq!(found["chat_id"], chat_id);
-    assert_eq!(found["summary"], summary);
-    assert_eq!(found["active_persona_id"], persona);
-    assert_eq!(found["message_count"], 3);
-    assert_eq!(found["total_tokens"], 3);
-    let listed = server
-        .get(&format!("/v1/conversations?user_key={}", encode(user_key)))
-        .await
-        .expect(StatusCode::OK)
-        .json();
-    let listed: Vec<&Value> = listed["conversations"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .collect();
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(listed[0]["id"], id);
-    for pattern in ["%", "x%", "_"] {
-        let listed = server
-            .get(&format!("/v1/conversations?user_key={}", encode(pattern)))
-            .await
-            .expect(StatusCode::OK)
-            .json();
-        assert_eq!(
-            listed["conversations"],
-            json!([]),
-            "{pattern:?} is no pattern"
-        );
-    }
-    let history = server
-        .get(&format!("/v1/conversations/{id}/history?max_messages=10"))
-        .await
-        .expect(StatusCode::OK)
-        .json();
-    let messages = history["messages"].as_array().expect("messages");
-    assert_eq!(messages.len(), saves.len());
-    for ((message, save), id) in messages.iter().zip(&saves).zip(&ids) {
-        assert_eq!(&message["id"], id);
-        assert_eq!(message["content"], save["content"]);
-        assert_eq!(message["role"], save["role"]);
-    }
-    assert_eq!(messages[0]["metadata"], saves[0]["metadata"]);
-    // The key is a key, not a condition: the repeat finds exactly the first message.
-    let repeat = server
-        .post(&format!("/v1/conversations/{id}/messages"), &saves[0])
-        .await
-        .expect(StatusCode::OK)
-        .json();
-    assert_eq!(repeat["id"], ids[0]);
-
-    // Nothing else moved, and the tables are all there.
-    let other = server
-        .get(&format!("/v1/conversations/{bystander}"))
-        .await
-        .expect(StatusCode::OK)
-        .json();
-    assert_eq!(
-        (other["message_count"].as_i64(), other["summary"].as_str()),
-        (Some(0), None)
-    );
-    let stats = server.get("/v1/stats").await.expect(StatusCode::OK).json();
-    assert_eq!(stats["total_conversations"], 2, "{stats}");
-    assert_eq!(stats["total_messages"], 3, "{stats}");
-    assert_eq!(stats["longest_conversation_user"], user_key, "{stats}");
-    server.get("/healthz").await.expect(StatusCode::OK);
-}
-
-#[actix_rt::test]
-async fn values_just_inside_the_limits_are_accepted() {
-    let server = Server::start().await;
-    // 255 characters of two bytes each: the limit counts characters, not bytes.
-    let user_key = "é".repeat(255);
-    let reply = server
-        .post(
-            "/v1/conversations",
-            &json!({"user_key": user_key, "platform": "p".repeat(50), "chat_id": "c".repeat(255)}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-    let id = reply.json()["id"].as_i64().expect("an id");
-    let key = "k".repeat(255);
-    let path = format!("/v1/conversations/{id}/messages");
-    let body = json!({"role": "tool", "content": "", "tokens": i32::MAX, "idempotency_key": key});
-    let saved = server
-        .post(&path, &body)
-        .await
-        .expect(StatusCode::CREATED)
-        .json();
-    assert_eq!(saved["tokens"], i32::MAX);
-    server
-        .get(&format!("/v1/conversations/{id}/history?max_turns=10000&max_messages=100000&max_tokens=1000000000"))
-        .await
-        .expect(StatusCode::OK);
-    let found = server
-        .get(&format!("/v1/conversations/by-user/{}", encode(&user_key)))
-        .await
-        .expect(StatusCode::OK)
-        .json();
-    assert_eq!(found["user_key"], user_key.as_str());
-    assert_eq!(found["total_tokens"], i32::MAX);
 }

@@ -7,8 +7,8 @@ use convstore::store::requests::*;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::TestDb;
-use crate::support::*;
+use crate::fixtures::db::TestDb;
+use crate::fixtures::store::*;
 
 /// More than one cleanup batch (500) of old conversations.
 const OLD: usize = 520;

@@ -7,8 +7,8 @@ use convstore::Role;
 use convstore::store::requests::*;
 use futures_util::future::join_all;
 
-use crate::helpers::TestDb;
-use crate::support::*;
+use crate::fixtures::db::TestDb;
+use crate::fixtures::store::*;
 
 fn get_or_create(user_key: &str) -> GetOrCreate {
     GetOrCreate {

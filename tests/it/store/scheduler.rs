@@ -7,7 +7,7 @@ use chrono::Timelike;
 use convstore::scheduler::{GetSchedule, JobKind, JobSpec, JobStatus, SchedulerActor};
 use convstore::store::requests::{GetConversationByUser, ImportConversation, OnConflict};
 
-use crate::helpers::TestDb;
+use crate::fixtures::db::TestDb;
 
 fn job(kind: JobKind, cron: &str) -> JobSpec {
     JobSpec {

@@ -6,8 +6,8 @@ use convstore::store::requests::*;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::TestDb;
-use crate::support::*;
+use crate::fixtures::db::TestDb;
+use crate::fixtures::store::*;
 
 backend_test!(
     save_message_moves_counters_and_activity,

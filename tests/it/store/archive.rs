@@ -5,8 +5,8 @@ use convstore::store::StoreSettings;
 use convstore::store::requests::*;
 use convstore::transfer::ExportDocument;
 
-use crate::helpers::TestDb;
-use crate::support::{document, document_message, export_all, import, ok};
+use crate::fixtures::db::TestDb;
+use crate::fixtures::store::{document, document_message, export_all, import, ok};
 
 backend_test!(cleanup_archives_what_it_deletes, async |db: &TestDb| {
     let archive = tempfile::tempdir().unwrap();

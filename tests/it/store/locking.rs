@@ -1,15 +1,13 @@
-//! A SQLite file that another process holds locked, and a data directory the store
-//! cannot write: the store answers `Unavailable` after its busy timeout (no panic, no
-//! hang), writes nothing half-way, waits out a lock shorter than the timeout, and works
-//! again once the lock is gone; the binary refuses a data directory it cannot write with
-//! a message naming it.
+//! A SQLite file that another process holds locked: the store answers `Unavailable`
+//! after its busy timeout (no panic, no hang), writes nothing half-way, waits out a lock
+//! shorter than the timeout, and works again once the lock is gone. (A data directory
+//! the binary cannot write is `daemon::refusals`.)
 //!
 //! The other process is played by a plain diesel `SqliteConnection` on a thread of its
 //! own, holding `BEGIN EXCLUSIVE` on the same file, as a backup tool or a second daemon
 //! pointed at the same file would.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -20,8 +18,8 @@ use convstore::{Role, StoreActor, StoreError};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 
-use crate::helpers::TestDb;
-use crate::support::*;
+use crate::fixtures::db::TestDb;
+use crate::fixtures::store::*;
 
 /// The busy timeout of the store under the long lock.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
@@ -277,81 +275,4 @@ async fn a_save_waits_out_a_lock_shorter_than_the_busy_timeout() {
         (2, 5)
     );
     assert_eq!(db.count_rows("messages").await, 2);
-}
-
-/// Runs `convstore <command>` with `data_dir` as its data directory; returns whether it
-/// succeeded and its stderr. Fails the test if it runs longer than 30 s.
-fn run_with_data_dir(command: &str, data_dir: &Path, extra: &[(&str, String)]) -> (bool, String) {
-    let dir = tempfile::tempdir().expect("a working directory");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convstore"));
-    child
-        .arg(command)
-        .current_dir(dir.path())
-        .env_remove("CONVERSATION_DB_URL")
-        .env_remove("CONVSTORE_CONFIG")
-        .env_remove("NOTIFY_SOCKET")
-        .env("CONVERSATION_DATA_DIR", data_dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (name, value) in extra {
-        child.env(name, value);
-    }
-    let mut child = child.spawn().expect("start convstore");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for convstore") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("convstore {command} with data dir {data_dir:?} did not exit within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use std::io::Read;
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    (status.success(), stderr)
-}
-
-// Tests run as root, which ignores permission bits, so an unwritable directory is made
-// of procfs: nothing can be created in it, not even by root.
-#[test]
-fn a_data_directory_that_cannot_be_created_is_refused_by_name() {
-    let data_dir = Path::new("/proc/convstore-test/data");
-    let (succeeded, stderr) = run_with_data_dir("migrate", data_dir, &[]);
-    assert!(!succeeded, "migrate succeeded on {data_dir:?}\n{stderr}");
-    assert!(
-        stderr.contains("cannot create /proc/convstore-test"),
-        "the error names the directory:\n{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-#[test]
-fn a_data_directory_where_no_file_can_be_created_is_refused_by_name() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let bind = [("CONVSTORE_BIND", format!("127.0.0.1:{port}"))];
-    for command in ["migrate", "serve"] {
-        let (succeeded, stderr) = run_with_data_dir(command, Path::new("/proc"), &bind);
-        assert!(!succeeded, "{command} succeeded with /proc\n{stderr}");
-        assert!(
-            stderr.contains("cannot open /proc/conversations.db"),
-            "{command}: the error names the file:\n{stderr}"
-        );
-        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
-        if command == "serve" {
-            assert!(
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-                "serve must not listen without a database"
-            );
-        }
-    }
 }

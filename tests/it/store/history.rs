@@ -7,8 +7,8 @@ use convstore::store::requests::*;
 use convstore::{Role, StoredMessage as Stored};
 use serde_json::json;
 
-use crate::helpers::TestDb;
-use crate::support::*;
+use crate::fixtures::db::TestDb;
+use crate::fixtures::store::*;
 
 /// u1 a1 u2 a2(tool call) t2 a2': the second turn holds a tool call and its result.
 const TOOL_TURN: [(Role, &str, i64); 6] = [

@@ -1,0 +1,17 @@
+//! The store driven through its requests, in process, on every backend.
+
+mod archive;
+mod concurrency;
+mod conversations;
+mod history;
+mod import;
+mod locking;
+mod maintenance;
+mod outage;
+mod saving;
+mod scheduler;
+mod scratch;
+mod shape;
+mod transfer;
+mod updates;
+mod validation;
