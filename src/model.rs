@@ -168,24 +168,12 @@ pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
 
 /// Timestamps in JSON: RFC 3339, UTC, `Z`, always six fractional digits.
 pub mod timestamp {
-    use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+    use chrono::{DateTime, NaiveDateTime, SecondsFormat, SubsecRound, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Formats `t` as `2025-01-08T10:00:00.123456Z`. Written out by hand: every message
-    /// of every answer carries one, and chrono's `format` parses its pattern each time.
+    /// Formats `t` as `2025-01-08T10:00:00.123456Z` (a leap second as `:60.5...`).
     pub fn format(t: &DateTime<Utc>) -> String {
-        use chrono::{Datelike, Timelike};
-        // A leap second shows as 59.999999 rather than as a seventh fractional digit.
-        let micros = t.timestamp_subsec_micros().min(999_999);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+        t.to_rfc3339_opts(SecondsFormat::Micros, true)
     }
 
     /// Serializes a timestamp in the contract's format.
