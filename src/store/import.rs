@@ -174,7 +174,7 @@ pub fn read_document(
 }
 
 /// Imports a checked document (inside the caller's transaction).
-pub async fn import(
+pub(crate) async fn import(
     conn: &mut DbConn<'_>,
     document: ImportDocument,
     on_conflict: OnConflict,
