@@ -158,23 +158,9 @@ impl Pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => pool.migrate().await,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(_, url) => {
-                server::migrate::<AsyncPgConnection>(
-                    url.clone(),
-                    server::PG_MIGRATIONS,
-                    dialect::PG_MIGRATION_LOCK,
-                )
-                .await
-            }
+            Pool::Postgres(_, url) => server::migrate::<AsyncPgConnection>(url.clone()).await,
             #[cfg(feature = "mysql")]
-            Pool::Mysql(_, url) => {
-                server::migrate::<AsyncMysqlConnection>(
-                    url.clone(),
-                    server::MYSQL_MIGRATIONS,
-                    dialect::MYSQL_MIGRATION_LOCK,
-                )
-                .await
-            }
+            Pool::Mysql(_, url) => server::migrate::<AsyncMysqlConnection>(url.clone()).await,
         }
     }
 }

@@ -4,7 +4,7 @@
 use actix_web::web::{Data, Path};
 use actix_web::{HttpResponse, delete, get, post, put};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::ask::ask;
 use super::error::ApiError;
@@ -43,22 +43,6 @@ pub struct CreateConversation {
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
     pub chat_id: Option<String>,
-}
-
-/// Query of `GET /v1/conversations`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Only this user's conversation.
-    pub user_key: Option<String>,
-    /// Only this platform's conversations.
-    pub platform: Option<String>,
-    /// Page size, 1 to 1000 (default 50).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// The previous page's `next_after_id`.
-    #[param(minimum = 1)]
-    pub after_id: Option<i64>,
 }
 
 /// Body of `POST /v1/conversations/{id}/usage`.
@@ -162,20 +146,14 @@ pub async fn by_user(
 /// Lists conversations, most recently active first, a page at a time.
 #[utoipa::path(
     tag = "conversations",
-    params(ListQuery),
+    params(ListConversations),
     responses((status = 200, description = "OK", body = ConversationPage), ErrorResponses)
 )]
 #[get("/v1/conversations")]
 pub async fn list(
     state: Data<ApiState>,
-    Params(query): Params<ListQuery>,
+    Params(request): Params<ListConversations>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = ListConversations {
-        user_key: query.user_key,
-        platform: query.platform,
-        limit: query.limit,
-        after_id: query.after_id,
-    };
     Ok(HttpResponse::Ok().json(ask(&state, request).await?))
 }
 

@@ -51,6 +51,24 @@ macro_rules! with_conn {
 }
 pub(crate) use with_conn;
 
+/// Runs `$insert` (an INSERT of one row) and answers the new row's id, its column `$id`:
+/// RETURNING where the backend has it, `LAST_INSERT_ID()` on MySQL.
+macro_rules! insert_returning_id {
+    ($conn:expr, $insert:expr, $id:expr) => {
+        $crate::db::conn::with_conn!(
+            $conn,
+            |c| $insert.returning($id).get_result(c).await,
+            mysql: |c| {
+                $insert.execute(c).await?;
+                diesel::select($crate::db::dialect::last_insert_id())
+                    .get_result(c)
+                    .await
+            }
+        )
+    };
+}
+pub(crate) use insert_returning_id;
+
 /// Runs the wrapper's "blocking" tasks at once, on the calling thread: the SQLite pool
 /// already runs each operation on a blocking thread of its own.
 #[cfg(feature = "sqlite")]

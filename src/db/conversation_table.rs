@@ -7,7 +7,7 @@ use diesel::result::QueryResult;
 use diesel::sql_types::{BigInt, Timestamp};
 use diesel_async::RunQueryDsl;
 
-use super::conn::{DbConn, with_conn};
+use super::conn::{DbConn, insert_returning_id, with_conn};
 use super::dialect;
 use super::rows::{ConversationRow, NewConversationRow};
 use super::schema::conversations::dsl::*;
@@ -18,15 +18,7 @@ const COUNTERS_PER_UPDATE: usize = 500;
 
 /// Inserts a conversation and returns its id.
 pub async fn insert(conn: &mut DbConn<'_>, row: &NewConversationRow<'_>) -> QueryResult<i64> {
-    let insert = diesel::insert_into(conversations).values(row);
-    with_conn!(
-        conn,
-        |c| insert.returning(id).get_result(c).await,
-        mysql: |c| {
-            insert.execute(c).await?;
-            diesel::select(dialect::last_insert_id()).get_result(c).await
-        }
-    )
+    insert_returning_id!(conn, diesel::insert_into(conversations).values(row), id)
 }
 
 /// The conversation with this id.

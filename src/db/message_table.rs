@@ -1,12 +1,11 @@
 //! Queries on the `messages` table, each written once for every backend, with the
-//! backend's own SQL from [`dialect`] where one needs it.
+//! backend's own SQL where one needs it (the id of a new row, multi-row inserts).
 
 use diesel::prelude::*;
 use diesel::result::QueryResult;
 use diesel_async::RunQueryDsl;
 
-use super::conn::{DbConn, with_conn};
-use super::dialect;
+use super::conn::{DbConn, insert_returning_id, with_conn};
 use super::rows::{MessageRow, NewMessageRow};
 use super::schema::messages::dsl::*;
 
@@ -15,15 +14,7 @@ const ROWS_PER_INSERT: usize = 500;
 
 /// Inserts a message and returns its id.
 pub async fn insert(conn: &mut DbConn<'_>, row: &NewMessageRow<'_>) -> QueryResult<i64> {
-    let insert = diesel::insert_into(messages).values(row);
-    with_conn!(
-        conn,
-        |c| insert.returning(id).get_result(c).await,
-        mysql: |c| {
-            insert.execute(c).await?;
-            diesel::select(dialect::last_insert_id()).get_result(c).await
-        }
-    )
+    insert_returning_id!(conn, diesel::insert_into(messages).values(row), id)
 }
 
 /// Inserts messages and returns their ids, in the order of `rows`. PostgreSQL takes

@@ -14,15 +14,27 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use super::settings::DbSettings;
 use crate::error::StoreError;
 
-/// PostgreSQL's migrations, embedded in the binary.
-#[cfg(feature = "postgres")]
-pub const PG_MIGRATIONS: EmbeddedMigrations =
-    diesel_migrations::embed_migrations!("migrations/postgres");
+/// A server backend's migrations, embedded in the binary, and the statement that takes
+/// the lock they run under.
+pub trait Migrations {
+    /// The migrations of `migrations/<backend>`.
+    const MIGRATIONS: EmbeddedMigrations;
+    /// A statement taking a session lock (see `dialect`).
+    const LOCK: &'static str;
+}
 
-/// MySQL's migrations, embedded in the binary.
+#[cfg(feature = "postgres")]
+impl Migrations for diesel_async::AsyncPgConnection {
+    const MIGRATIONS: EmbeddedMigrations =
+        diesel_migrations::embed_migrations!("migrations/postgres");
+    const LOCK: &'static str = super::dialect::PG_MIGRATION_LOCK;
+}
+
 #[cfg(feature = "mysql")]
-pub const MYSQL_MIGRATIONS: EmbeddedMigrations =
-    diesel_migrations::embed_migrations!("migrations/mysql");
+impl Migrations for diesel_async::AsyncMysqlConnection {
+    const MIGRATIONS: EmbeddedMigrations = diesel_migrations::embed_migrations!("migrations/mysql");
+    const LOCK: &'static str = super::dialect::MYSQL_MIGRATION_LOCK;
+}
 
 /// A pool of connections to the database `url` names (no connection is made yet); each
 /// new connection gets the instrumentation `instrument` makes.
@@ -57,23 +69,19 @@ where
         .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))
 }
 
-/// Applies pending migrations on a fresh connection, on a blocking thread (the
-/// migration harness is synchronous), holding `lock` (a statement taking a session
-/// lock) so that concurrent migrations run one after the other. Returns how many ran.
-pub async fn migrate<C>(
-    url: String,
-    migrations: EmbeddedMigrations,
-    lock: &'static str,
-) -> Result<usize, StoreError>
+/// Applies pending migrations to the database `url` names, on a fresh connection, on a
+/// blocking thread (the migration harness is synchronous), holding the migration lock
+/// so that concurrent migrations run one after the other. Returns how many ran.
+pub async fn migrate<C>(url: String) -> Result<usize, StoreError>
 where
-    C: AsyncConnection + 'static,
+    C: AsyncConnection + Migrations + 'static,
     AsyncConnectionWrapper<C>:
         Connection + MigrationHarness<<AsyncConnectionWrapper<C> as Connection>::Backend>,
 {
     tokio::task::spawn_blocking(move || {
         let mut conn = <AsyncConnectionWrapper<C> as Connection>::establish(&url)?;
-        diesel::connection::SimpleConnection::batch_execute(&mut conn, lock)?;
-        conn.run_pending_migrations(migrations)
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, C::LOCK)?;
+        conn.run_pending_migrations(C::MIGRATIONS)
             .map(|applied| applied.len())
             .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
     })

@@ -9,11 +9,12 @@ mod transfer;
 
 use actix::prelude::*;
 
-use super::StoreActor;
-use super::operations;
+use chrono::NaiveDateTime;
+
+use super::{StoreActor, operations, validate};
 use crate::db::conn::{Access, DbConn};
 use crate::error::StoreError;
-use crate::model::Conversation;
+use crate::model::{Conversation, now};
 
 /// What a handler answers: a future of the operation's result.
 type Answer<T> = ResponseFuture<Result<T, StoreError>>;
@@ -59,15 +60,28 @@ impl StoreActor {
         Box::pin(async move { db.write_tx(op).await })
     }
 
-    /// Runs `update` on conversation `id` in one transaction and answers the
-    /// conversation as it is then; `NotFound` when the update touched no row.
-    fn update<F>(&self, id: i64, update: F) -> Answer<Conversation>
+    /// Checks `conversation_id`, then answers the error of `check` (the new value's) or
+    /// runs `update` on the conversation in one transaction, with the time of the change,
+    /// and answers the conversation as it is then; `NotFound` when the update touched no
+    /// row.
+    fn update<F>(
+        &self,
+        conversation_id: i64,
+        check: Result<(), StoreError>,
+        update: F,
+    ) -> Answer<Conversation>
     where
-        F: AsyncFnOnce(&mut DbConn<'_>) -> diesel::QueryResult<usize> + Send + 'static,
+        F: AsyncFnOnce(&mut DbConn<'_>, i64, NaiveDateTime) -> diesel::QueryResult<usize>
+            + Send
+            + 'static,
     {
-        self.transaction(async move |c: &mut DbConn<'_>| {
-            let rows = update(c).await?;
-            operations::updated(c, id, rows).await
+        let check = validate::conversation_id(conversation_id).and_then(|id| check.map(|()| id));
+        let now = now().naive_utc();
+        checked(check, |id| {
+            self.transaction(async move |c: &mut DbConn<'_>| {
+                let rows = update(c, id, now).await?;
+                operations::updated(c, id, rows).await
+            })
         })
     }
 }

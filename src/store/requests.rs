@@ -47,17 +47,21 @@ pub struct GetConversationByUser {
     pub user_key: String,
 }
 
-/// Lists conversations, most recently active first, a page at a time.
-#[derive(Debug, Clone, Default, Message)]
+/// Lists conversations, most recently active first, a page at a time (also the query of
+/// `GET /v1/conversations`).
+#[derive(Debug, Clone, Default, Deserialize, Message, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[rtype(result = "Result<ConversationPage, StoreError>")]
 pub struct ListConversations {
-    /// Only this user's.
+    /// Only this user's conversation.
     pub user_key: Option<String>,
-    /// Only this platform's.
+    /// Only this platform's conversations.
     pub platform: Option<String>,
-    /// Page size, 1 to 1000; 50 when `None`.
+    /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// Continue after this conversation (the previous page's `next_after_id`).
+    /// The previous page's `next_after_id`.
+    #[param(minimum = 1)]
     pub after_id: Option<i64>,
 }
 

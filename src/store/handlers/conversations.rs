@@ -81,21 +81,17 @@ impl Handler<UpdateConversationStats> for StoreActor {
     type Result = Answer<Conversation>;
 
     fn handle(&mut self, msg: UpdateConversationStats, _: &mut Self::Context) -> Self::Result {
-        let check = validate::conversation_id(msg.conversation_id).and_then(|id| {
-            if (0..=validate::MAX_USAGE).contains(&msg.tokens_used) {
-                Ok(id)
-            } else {
-                Err(StoreError::invalid(
-                    "tokens_used",
-                    format!("must be between 0 and {}", validate::MAX_USAGE),
-                ))
-            }
-        });
-        let now = now().naive_utc();
-        checked(check, |id| {
-            self.update(id, async move |c: &mut DbConn<'_>| {
-                conversation_table::add_messages(c, id, 0, msg.tokens_used, now).await
-            })
+        let tokens = msg.tokens_used;
+        let check = if (0..=validate::MAX_USAGE).contains(&tokens) {
+            Ok(())
+        } else {
+            Err(StoreError::invalid(
+                "tokens_used",
+                format!("must be between 0 and {}", validate::MAX_USAGE),
+            ))
+        };
+        self.update(msg.conversation_id, check, async move |c, id, now| {
+            conversation_table::add_messages(c, id, 0, tokens, now).await
         })
     }
 }
@@ -104,17 +100,13 @@ impl Handler<SetSummary> for StoreActor {
     type Result = Answer<Conversation>;
 
     fn handle(&mut self, msg: SetSummary, _: &mut Self::Context) -> Self::Result {
-        let check = validate::conversation_id(msg.conversation_id).and_then(|id| {
-            if let Some(summary) = &msg.summary {
-                validate::text("summary", summary, self.settings.max_content_bytes)?;
-            }
-            Ok(id)
+        let max = self.settings.max_content_bytes;
+        let summary = msg.summary;
+        let check = summary.as_deref().map_or(Ok(()), |text| {
+            validate::text("summary", text, max).map(drop)
         });
-        let now = now().naive_utc();
-        checked(check, |id| {
-            self.update(id, async move |c: &mut DbConn<'_>| {
-                conversation_table::set_summary(c, id, msg.summary.as_deref(), now).await
-            })
+        self.update(msg.conversation_id, check, async move |c, id, now| {
+            conversation_table::set_summary(c, id, summary.as_deref(), now).await
         })
     }
 }
@@ -123,15 +115,10 @@ impl Handler<SetActivePersona> for StoreActor {
     type Result = Answer<Conversation>;
 
     fn handle(&mut self, msg: SetActivePersona, _: &mut Self::Context) -> Self::Result {
-        let check = validate::conversation_id(msg.conversation_id).and_then(|id| {
-            validate::optional_identifier("persona_id", msg.persona_id.as_deref())?;
-            Ok(id)
-        });
-        let now = now().naive_utc();
-        checked(check, |id| {
-            self.update(id, async move |c: &mut DbConn<'_>| {
-                conversation_table::set_persona(c, id, msg.persona_id.as_deref(), now).await
-            })
+        let persona = msg.persona_id;
+        let check = validate::optional_identifier("persona_id", persona.as_deref()).map(drop);
+        self.update(msg.conversation_id, check, async move |c, id, now| {
+            conversation_table::set_persona(c, id, persona.as_deref(), now).await
         })
     }
 }

@@ -49,14 +49,7 @@ async fn save_returns_the_message_and_moves_counters() {
         (Some(0), json!({}))
     );
 
-    let conversation = server.get(&format!("/v1/conversations/{id}")).await.json();
-    assert_eq!(
-        (
-            conversation["message_count"].as_i64(),
-            conversation["total_tokens"].as_i64()
-        ),
-        (Some(2), Some(12))
-    );
+    assert_eq!(server.counters(id).await, (2, 12));
 }
 
 #[actix_rt::test]
@@ -76,14 +69,7 @@ async fn a_repeated_idempotency_key_is_200_and_saves_nothing() {
         .expect(StatusCode::OK)
         .json();
     assert_eq!(first, again);
-    let conversation = server.get(&format!("/v1/conversations/{id}")).await.json();
-    assert_eq!(
-        (
-            conversation["message_count"].as_i64(),
-            conversation["total_tokens"].as_i64()
-        ),
-        (Some(1), Some(5))
-    );
+    assert_eq!(server.counters(id).await, (1, 5));
 }
 
 #[actix_rt::test]

@@ -21,46 +21,40 @@ const TOOL_TURN: [(Role, &str, i64); 6] = [
 ];
 
 /// The contents of the window of conversation `id` that `window` sets.
-async fn window(store: &Store, id: i64, window: LoadHistory) -> Vec<String> {
+async fn window(store: &Store, id: i64, window: HistoryWindow) -> Vec<String> {
     let loaded = history(
         store,
         LoadHistory {
             conversation_id: id,
-            ..window
+            window,
         },
     )
     .await;
     contents(&loaded).into_iter().map(String::from).collect()
 }
 
-fn turns(n: i64) -> LoadHistory {
-    LoadHistory {
-        window: HistoryWindow {
-            max_turns: Some(n),
-            ..Default::default()
-        },
-        ..Default::default()
+/// A window of at most `turns` turns, `messages` messages and `tokens` tokens; 0: no
+/// limit of that kind.
+fn limits(turns: i64, messages: i64, tokens: i64) -> HistoryWindow {
+    let limit = |n: i64| (n > 0).then_some(n);
+    HistoryWindow {
+        max_turns: limit(turns),
+        max_messages: limit(messages),
+        max_tokens: limit(tokens),
+        before_id: None,
     }
 }
 
-fn messages(n: i64) -> LoadHistory {
-    LoadHistory {
-        window: HistoryWindow {
-            max_messages: Some(n),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
+fn turns(n: i64) -> HistoryWindow {
+    limits(n, 0, 0)
 }
 
-fn tokens(n: i64) -> LoadHistory {
-    LoadHistory {
-        window: HistoryWindow {
-            max_tokens: Some(n),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
+fn messages(n: i64) -> HistoryWindow {
+    limits(0, n, 0)
+}
+
+fn tokens(n: i64) -> HistoryWindow {
+    limits(0, 0, n)
 }
 
 backend_test!(
@@ -126,23 +120,9 @@ backend_test!(
         assert_eq!(window(&store, c.id, messages(100_000)).await.len(), 6);
 
         // The smallest of several windows wins.
-        let both = LoadHistory {
-            window: HistoryWindow {
-                max_turns: Some(2),
-                max_messages: Some(4),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let both = limits(2, 4, 0);
         assert_eq!(window(&store, c.id, both).await, ["u2", "a2", "t2", "a2'"]);
-        let both = LoadHistory {
-            window: HistoryWindow {
-                max_turns: Some(1),
-                max_messages: Some(6),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let both = limits(1, 6, 0);
         assert_eq!(window(&store, c.id, both).await, ["u2", "a2", "t2", "a2'"]);
     }
 );

@@ -54,72 +54,38 @@ backend_test!(identifiers_are_checked, async |db: &TestDb| {
     let long_key = "k".repeat(256);
     let control = "feishu:group:\u{7}bell";
 
-    rejects(&store, "user_key", get_or_create("", "feishu", None)).await;
-    rejects(&store, "user_key", get_or_create(&long_key, "feishu", None)).await;
-    rejects(&store, "user_key", get_or_create(control, "feishu", None)).await;
-    rejects(
-        &store,
-        "user_key",
-        get_or_create("line\nbreak", "feishu", None),
-    )
-    .await;
-    rejects(
-        &store,
-        "platform",
-        get_or_create("u", &"p".repeat(51), None),
-    )
-    .await;
-    rejects(&store, "platform", get_or_create("u", "", None)).await;
-    rejects(
-        &store,
-        "chat_id",
-        get_or_create("u", "feishu", Some(&"c".repeat(256))),
-    )
-    .await;
-    rejects(
-        &store,
-        "user_key",
-        GetConversationByUser {
-            user_key: long_key.clone(),
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "user_key",
-        CheckTokenBudget {
-            user_key: String::new(),
-            budget: 10,
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "budget",
-        CheckTokenBudget {
-            user_key: "u".into(),
-            budget: -1,
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "persona_id",
-        SetActivePersona {
+    let bad_identities = [
+        ("user_key", get_or_create("", "feishu", None)),
+        ("user_key", get_or_create(&long_key, "feishu", None)),
+        ("user_key", get_or_create(control, "feishu", None)),
+        ("user_key", get_or_create("line\nbreak", "feishu", None)),
+        ("platform", get_or_create("u", &"p".repeat(51), None)),
+        ("platform", get_or_create("u", "", None)),
+        (
+            "chat_id",
+            get_or_create("u", "feishu", Some(&"c".repeat(256))),
+        ),
+    ];
+    for (field, request) in bad_identities {
+        rejects(&store, field, request).await;
+    }
+    let by_user = GetConversationByUser {
+        user_key: long_key.clone(),
+    };
+    rejects(&store, "user_key", by_user).await;
+    let budget = |user_key: &str, budget| CheckTokenBudget {
+        user_key: user_key.into(),
+        budget,
+    };
+    rejects(&store, "user_key", budget("", 10)).await;
+    rejects(&store, "budget", budget("u", -1)).await;
+    for persona in ["p".repeat(256), String::new()] {
+        let request = SetActivePersona {
             conversation_id: id,
-            persona_id: Some("p".repeat(256)),
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "persona_id",
-        SetActivePersona {
-            conversation_id: id,
-            persona_id: Some(String::new()),
-        },
-    )
-    .await;
+            persona_id: Some(persona),
+        };
+        rejects(&store, "persona_id", request).await;
+    }
     let key_too_long = text(Role::User).idempotency_key("i".repeat(256));
     rejects(&store, "idempotency_key", save_one(id, key_too_long)).await;
     assert_eq!(snapshot(db, &store).await, before, "nothing was written");
@@ -152,51 +118,25 @@ backend_test!(messages_are_checked, async |db: &TestDb| {
     let (store, before, id) = seeded(db, settings).await;
     let with_metadata = |metadata: Value| text(Role::Assistant).metadata(metadata);
 
-    rejects(&store, "tokens", save_one(id, text(Role::User).tokens(-1))).await;
-    rejects(
-        &store,
-        "tokens",
-        save_one(id, text(Role::User).tokens(i64::from(i32::MAX) + 1)),
-    )
-    .await;
-    rejects(
-        &store,
-        "metadata",
-        save_one(id, with_metadata(json!(["a", "b"]))),
-    )
-    .await;
-    rejects(
-        &store,
-        "metadata",
-        save_one(id, with_metadata(json!("a string"))),
-    )
-    .await;
-    rejects(&store, "metadata", save_one(id, with_metadata(json!(42)))).await;
-    rejects(
-        &store,
-        "metadata",
-        save_one(id, with_metadata(json!({"nul": "a\u{0}b"}))),
-    )
-    .await;
-    rejects(
-        &store,
-        "content",
-        save_one(id, NewMessage::new(Role::User, "x".repeat(1001))),
-    )
-    .await;
-    rejects(
-        &store,
-        "content",
-        save_one(id, NewMessage::new(Role::User, "é".repeat(501))),
-    )
-    .await;
-    rejects(
-        &store,
-        "content",
-        save_one(id, NewMessage::new(Role::User, "nul\u{0}inside")),
-    )
-    .await;
-    let batch = vec![
+    let bad_messages = [
+        ("tokens", text(Role::User).tokens(-1)),
+        ("tokens", text(Role::User).tokens(i64::from(i32::MAX) + 1)),
+        ("metadata", with_metadata(json!(["a", "b"]))),
+        ("metadata", with_metadata(json!("a string"))),
+        ("metadata", with_metadata(json!(42))),
+        ("metadata", with_metadata(json!({"nul": "a\u{0}b"}))),
+        ("content", NewMessage::new(Role::User, "x".repeat(1001))),
+        ("content", NewMessage::new(Role::User, "é".repeat(501))),
+        ("content", NewMessage::new(Role::User, "nul\u{0}inside")),
+    ];
+    for (field, message) in bad_messages {
+        rejects(&store, field, save_one(id, message)).await;
+    }
+    let batch = |messages| SaveMessages {
+        conversation_id: id,
+        messages,
+    };
+    let tool_with_negative_tokens = vec![
         text(Role::User),
         text(Role::Assistant),
         text(Role::Tool).tokens(-5),
@@ -204,58 +144,23 @@ backend_test!(messages_are_checked, async |db: &TestDb| {
     rejects(
         &store,
         "messages[2].tokens",
-        SaveMessages {
-            conversation_id: id,
-            messages: batch,
-        },
+        batch(tool_with_negative_tokens),
     )
     .await;
-    rejects(
-        &store,
-        "messages",
-        SaveMessages {
+    rejects(&store, "messages", batch(vec![])).await;
+    rejects(&store, "messages", batch(vec![text(Role::User); 1001])).await;
+    for summary in ["s".repeat(1001), "a\u{0}".into()] {
+        let request = SetSummary {
             conversation_id: id,
-            messages: vec![],
-        },
-    )
-    .await;
-    let too_many = vec![text(Role::User); 1001];
-    rejects(
-        &store,
-        "messages",
-        SaveMessages {
-            conversation_id: id,
-            messages: too_many,
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "summary",
-        SetSummary {
-            conversation_id: id,
-            summary: Some("s".repeat(1001)),
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "summary",
-        SetSummary {
-            conversation_id: id,
-            summary: Some("a\u{0}".into()),
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "tokens_used",
-        UpdateConversationStats {
-            conversation_id: id,
-            tokens_used: -1,
-        },
-    )
-    .await;
+            summary: Some(summary),
+        };
+        rejects(&store, "summary", request).await;
+    }
+    let usage = UpdateConversationStats {
+        conversation_id: id,
+        tokens_used: -1,
+    };
+    rejects(&store, "tokens_used", usage).await;
     assert_eq!(snapshot(db, &store).await, before, "nothing was written");
 
     // The limits themselves are allowed.
@@ -275,109 +180,54 @@ backend_test!(messages_are_checked, async |db: &TestDb| {
 
 backend_test!(windows_and_pages_are_checked, async |db: &TestDb| {
     let (store, before, id) = seeded(db, StoreSettings::default()).await;
-    let load = |window: LoadHistory| LoadHistory {
-        conversation_id: id,
-        ..window
+    let window = |set: fn(&mut HistoryWindow)| {
+        let mut window = HistoryWindow::default();
+        set(&mut window);
+        LoadHistory {
+            conversation_id: id,
+            window,
+        }
     };
-    for turns in [0, -1, 1_000_000_000_000] {
-        rejects(
-            &store,
+    let bad_windows: [(&str, LoadHistory); 10] = [
+        ("max_turns", window(|w| w.max_turns = Some(0))),
+        ("max_turns", window(|w| w.max_turns = Some(-1))),
+        (
             "max_turns",
-            load(LoadHistory {
-                window: HistoryWindow {
-                    max_turns: Some(turns),
-                    ..Default::default()
-                },
-                ..Default::default()
-            }),
-        )
-        .await;
-    }
-    for messages in [0, -3, 1_000_000_000_000] {
-        rejects(
-            &store,
+            window(|w| w.max_turns = Some(1_000_000_000_000)),
+        ),
+        ("max_messages", window(|w| w.max_messages = Some(0))),
+        ("max_messages", window(|w| w.max_messages = Some(-3))),
+        (
             "max_messages",
-            load(LoadHistory {
-                window: HistoryWindow {
-                    max_messages: Some(messages),
-                    ..Default::default()
-                },
-                ..Default::default()
-            }),
-        )
-        .await;
+            window(|w| w.max_messages = Some(1_000_000_000_000)),
+        ),
+        ("max_tokens", window(|w| w.max_tokens = Some(0))),
+        ("max_tokens", window(|w| w.max_tokens = Some(-1))),
+        ("max_tokens", window(|w| w.max_tokens = Some(i64::MAX))),
+        ("before_id", window(|w| w.before_id = Some(0))),
+    ];
+    for (field, request) in bad_windows {
+        rejects(&store, field, request).await;
     }
-    for tokens in [0, -1, i64::MAX] {
-        rejects(
-            &store,
-            "max_tokens",
-            load(LoadHistory {
-                window: HistoryWindow {
-                    max_tokens: Some(tokens),
-                    ..Default::default()
-                },
-                ..Default::default()
-            }),
-        )
-        .await;
+    let list = |limit, after_id| ListConversations {
+        limit,
+        after_id,
+        ..Default::default()
+    };
+    let bad_pages = [
+        ("limit", list(Some(0), None)),
+        ("limit", list(Some(1001), None)),
+        ("after_id", list(None, Some(-1))),
+        ("after_id", list(None, Some(id + 100))),
+    ];
+    for (field, request) in bad_pages {
+        rejects(&store, field, request).await;
     }
-    rejects(
-        &store,
-        "before_id",
-        load(LoadHistory {
-            window: HistoryWindow {
-                before_id: Some(0),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
-    )
-    .await;
-    rejects(
-        &store,
-        "limit",
-        ListConversations {
-            limit: Some(0),
-            ..Default::default()
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "limit",
-        ListConversations {
-            limit: Some(1001),
-            ..Default::default()
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "after_id",
-        ListConversations {
-            after_id: Some(-1),
-            ..Default::default()
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "after_id",
-        ListConversations {
-            after_id: Some(id + 100),
-            ..Default::default()
-        },
-    )
-    .await;
-    rejects(
-        &store,
-        "limit",
-        ExportPage {
-            after_id: 0,
-            limit: 0,
-        },
-    )
-    .await;
+    let export = ExportPage {
+        after_id: 0,
+        limit: 0,
+    };
+    rejects(&store, "limit", export).await;
     rejects(&store, "days", CleanupOldConversations { days: -1 }).await;
     rejects(&store, "days", CleanupOldConversations { days: 36_501 }).await;
     assert_eq!(snapshot(db, &store).await, before);
