@@ -1,0 +1,107 @@
+"""Fixtures: a real daemon per test, and the engines every API test runs on.
+
+`engine` is parametrized over the engines of the one API. Today that is `remote` (a
+`Client` against a fresh daemon on a loopback port); the embedded store adds its engines
+(SQLite, PostgreSQL, MariaDB) to `ENGINES`, and every test taking `engine`, `store` or
+`manager` then runs on each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convstore import AsyncClient, Client
+from convstore.compat import PersistentConversationManager
+from tests.daemon import Daemon, build_binary
+
+ENGINES = ["remote"]
+
+
+@pytest.fixture(scope="session")
+def convstore_binary() -> Path:
+    """The daemon binary, built once per test session."""
+    return build_binary()
+
+
+@pytest.fixture(scope="session")
+def _daemons() -> Iterator[list[Daemon]]:
+    """Every daemon the session started: stopped together at the end (SIGTERM, then wait)."""
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        daemon.terminate()
+    for daemon in started:
+        daemon.wait()
+
+
+@pytest.fixture
+def start_daemon(convstore_binary: Path, tmp_path: Path, _daemons: list[Daemon]):
+    """Starts a daemon in its own folder under the test's tmp_path, with extra environment."""
+
+    def start(name: str = "daemon", **env: str) -> Daemon:
+        daemon = Daemon(convstore_binary, tmp_path / name, env)
+        _daemons.append(daemon)
+        return daemon.start()
+
+    return start
+
+
+@pytest.fixture
+def daemon(start_daemon) -> Daemon:
+    """A fresh daemon on a fresh SQLite file."""
+    return start_daemon()
+
+
+class RemoteEngine:
+    """The one API through `Client` / `AsyncClient` against a daemon."""
+
+    name = "remote"
+
+    def __init__(self, daemon: Daemon):
+        self.daemon = daemon
+        self._opened: list[Any] = []
+
+    def store(self, **options: Any) -> Client:
+        """A new sync client of the daemon."""
+        client = Client(self.daemon.url, token=self.daemon.token, **options)
+        self._opened.append(client)
+        return client
+
+    def async_store(self, **options: Any) -> AsyncClient:
+        """A new async client of the daemon (create it inside the event loop that uses it)."""
+        return AsyncClient(self.daemon.url, token=self.daemon.token, **options)
+
+    def manager(self) -> PersistentConversationManager:
+        """The drop-in, connected to the daemon."""
+        manager = PersistentConversationManager(url=self.daemon.url, token=self.daemon.token)
+        self._opened.append(manager)
+        return manager
+
+    def close(self) -> None:
+        for opened in self._opened:
+            opened.close()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Iterator[RemoteEngine]:
+    """Each engine of the one API, on a fresh store."""
+    assert request.param == "remote"
+    engine = RemoteEngine(request.getfixturevalue("daemon"))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def store(engine: RemoteEngine) -> Client:
+    """A sync store of the engine."""
+    return engine.store()
+
+
+@pytest.fixture
+def manager(engine: RemoteEngine) -> PersistentConversationManager:
+    """The drop-in over the engine."""
+    return engine.manager()
