@@ -42,7 +42,7 @@ def _daemons() -> Iterator[list[Daemon]]:
 def start_daemon(convstore_binary: Path, tmp_path: Path, _daemons: list[Daemon]):
     """Starts a daemon in its own folder under the test's tmp_path, with extra environment."""
 
-    def start(name: str = "daemon", **env: str) -> Daemon:
+    def start(name: str = "daemon", **env: str | None) -> Daemon:
         daemon = Daemon(convstore_binary, tmp_path / name, env)
         _daemons.append(daemon)
         return daemon.start()
@@ -61,8 +61,9 @@ class RemoteEngine:
 
     name = "remote"
 
-    def __init__(self, daemon: Daemon):
+    def __init__(self, daemon: Daemon, start_daemon: Any):
         self.daemon = daemon
+        self._start_daemon = start_daemon
         self._opened: list[Any] = []
 
     def store(self, **options: Any) -> Client:
@@ -81,6 +82,27 @@ class RemoteEngine:
         self._opened.append(manager)
         return manager
 
+    def manager_as_constructed(
+        self, **arguments: Any
+    ) -> tuple[PersistentConversationManager, Path]:
+        """The drop-in for the original's constructor `arguments`, and the folder it runs in.
+
+        Remote, the arguments configure a daemon of their own (`db_url` and `data_dir` as
+        the guide's `CONVERSATION_DB_URL` / `CONVERSATION_DATA_DIR`, `echo` as
+        `CONVSTORE_ECHO`), started in that folder, and the manager connects to it.
+        """
+        env: dict[str, str | None] = {"CONVERSATION_DB_URL": None}
+        if arguments.get("db_url") is not None:
+            env["CONVERSATION_DB_URL"] = arguments["db_url"]
+        if arguments.get("data_dir") is not None:
+            env["CONVERSATION_DATA_DIR"] = arguments["data_dir"]
+        if arguments.get("echo"):
+            env["CONVSTORE_ECHO"] = "true"
+        daemon = self._start_daemon(f"constructed{len(self._opened)}", **env)
+        manager = PersistentConversationManager(url=daemon.url, token=daemon.token)
+        self._opened.append(manager)
+        return manager, daemon.folder
+
     def close(self) -> None:
         for opened in self._opened:
             opened.close()
@@ -90,7 +112,9 @@ class RemoteEngine:
 def engine(request: pytest.FixtureRequest) -> Iterator[RemoteEngine]:
     """Each engine of the one API, on a fresh store."""
     assert request.param == "remote"
-    engine = RemoteEngine(request.getfixturevalue("daemon"))
+    engine = RemoteEngine(
+        request.getfixturevalue("daemon"), request.getfixturevalue("start_daemon")
+    )
     yield engine
     engine.close()
 

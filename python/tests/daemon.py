@@ -54,19 +54,26 @@ def free_port() -> int:
 
 
 class Daemon:
-    """One `convstore serve` process and the folder it keeps its database and log in."""
+    """One `convstore serve` process and the folder it keeps its database and log in.
+
+    `env` adds environment variables; a `None` value leaves that variable unset. Without a
+    database setting the daemon gets a fresh SQLite file in the folder.
+    """
 
     reports_port: bool | None = None
     """Whether this binary logs the port it bound (learned from the first start)."""
 
-    def __init__(self, binary: Path, folder: Path, env: dict[str, str] | None = None):
+    def __init__(self, binary: Path, folder: Path, env: dict[str, str | None] | None = None):
         self.binary = binary
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.token = secrets.token_urlsafe(18)
         self.port: int | None = None
         self.log_path = folder / "convstore.log"
-        self.env = {"CONVERSATION_DB_URL": str(folder / "convstore.db"), **(env or {})}
+        env = dict(env or {})
+        if "CONVERSATION_DB_URL" not in env and "CONVERSATION_DATA_DIR" not in env:
+            env["CONVERSATION_DB_URL"] = str(folder / "convstore.db")
+        self.env = {name: value for name, value in env.items() if value is not None}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -138,10 +138,15 @@ def test_save_messages_stores_a_batch_in_order_and_repeats_keys_once(store):
     conv = store.get_or_create("u", "feishu")
     batch = [
         NewMessage("assistant", "", tokens=3, metadata={"tool_calls": [{"id": "c1"}]}),
-        NewMessage("tool", "sunny", tokens=2, metadata={"tool_call_id": "c1"}, idempotency_key="t1"),
+        NewMessage(
+            "tool", "sunny", tokens=2, metadata={"tool_call_id": "c1"}, idempotency_key="t1"
+        ),
     ]
     saved = store.save_messages(conv.id, batch)
-    assert [(m.role, m.content, m.tokens) for m in saved] == [("assistant", "", 3), ("tool", "sunny", 2)]
+    assert [(m.role, m.content, m.tokens) for m in saved] == [
+        ("assistant", "", 3),
+        ("tool", "sunny", 2),
+    ]
     again = store.save_messages(conv.id, [batch[1]])
     assert again[0].id == saved[1].id
     assert store.get_conversation(conv.id).message_count == 2
