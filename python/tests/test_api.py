@@ -174,7 +174,7 @@ def test_list_conversations_pages_newest_activity_first(store):
     ids = [store.get_or_create(f"user{i}", "qq" if i % 2 else "feishu").id for i in range(5)]
     store.save_message(ids[0], "user", "now the most recent")
     first = store.list_conversations(limit=2)
-    assert [c.id for c in first.conversations][0] == ids[0]
+    assert next(c.id for c in first.conversations) == ids[0]
     assert len(first.conversations) == 2 and first.next_after_id is not None
     seen = [c.id for c in first.conversations]
     page = first

@@ -79,7 +79,7 @@ def test_the_manager_returns_the_originals_shapes(manager):
     )
     plain = manager.save_message(conv.id, "user", "no metadata")
     assert plain.metadata_json is None and plain.get_metadata() == {}
-    [first, second] = manager.load_history(conv.id)
+    [first, _second] = manager.load_history(conv.id)
     assert list(first) == ["role", "content", "timestamp", "tokens", "metadata"]
     assert first["metadata"] == {"m": 1}
     assert datetime.fromisoformat(first["timestamp"]) == message.timestamp
