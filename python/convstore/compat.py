@@ -45,7 +45,7 @@ from typing import Any
 from convstore.api import ConvstoreAPI
 from convstore.client import Client
 from convstore.errors import ConvstoreError, NotFound
-from convstore.model import Conversation, Message
+from convstore.model import Conversation, Message, exported_messages
 
 __all__ = ["ConversationRecord", "MessageRecord", "PersistentConversationManager"]
 
@@ -204,10 +204,7 @@ class MessageRecord(_Record):
 def _all_messages(store: ConvstoreAPI, conversation_id: int) -> list[MessageRecord]:
     """Every message of a conversation, oldest first, read on one snapshot (its export)."""
     document = store.export_conversation(conversation_id)
-    return [
-        MessageRecord.of(Message.from_json({**m, "conversation_id": conversation_id}))
-        for m in document["messages"]
-    ]
+    return [MessageRecord.of(m) for m in exported_messages(document)]
 
 
 @contextlib.contextmanager

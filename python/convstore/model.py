@@ -88,6 +88,12 @@ class Message:
         return cls(**values)
 
 
+def exported_messages(document: Mapping[str, Any]) -> list[Message]:
+    """The messages of an export document (which leaves out their conversation id)."""
+    conversation_id = document["conversation"]["id"]
+    return [Message.from_json({**m, "conversation_id": conversation_id}) for m in document["messages"]]
+
+
 @dataclass(frozen=True)
 class SavedMessage(Message):
     """What `save_message` answers: the stored message, and whether this call stored it.
