@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from convstore.api import AsyncConvstoreAPI, ConvstoreAPI
 from convstore.errors import InvalidInput, NotFound
-from convstore.model import Conversation, Message
+from convstore.model import Message
 
 ENVELOPE_VERSION = 1
 """The version of the envelope and of every adapter's mapping written into it."""
@@ -59,7 +59,8 @@ class Binding:
     """The conversation of one user key, found (or created) on first use.
 
     The id is kept; when the conversation has gone (deleted, cleaned up) a call that gets
-    `NotFound` finds or creates it again once.
+    `NotFound` looks it up again once. A call with `create=False` creates nothing: on a
+    user key without a conversation it answers `default`.
     """
 
     def __init__(self, store: Any, user_key: str, platform: str, chat_id: str | None = None):
@@ -70,16 +71,22 @@ class Binding:
         self.chat_id = chat_id
         self._id: int | None = None
 
-    def _resolved(self, conversation: Conversation) -> int:
-        self._id = conversation.id
-        return conversation.id
+    def _lookup(self, create: bool) -> tuple[str, tuple[Any, ...]]:
+        if create:
+            return "get_or_create", (self.user_key, self.platform, self.chat_id)
+        return "get_conversation_by_user", (self.user_key,)
 
-    def call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+    def call(
+        self, operation: str, *args: Any, create: bool = True, default: Any = None, **kwargs: Any
+    ) -> Any:
         """`store.<operation>(conversation_id, *args, **kwargs)`, synchronously."""
         for attempt in range(2):
             if self._id is None:
-                found = call_sync(self.store, "get_or_create", self.user_key, self.platform, self.chat_id)
-                self._resolved(found)
+                lookup, arguments = self._lookup(create)
+                found = call_sync(self.store, lookup, *arguments)
+                if found is None:
+                    return default
+                self._id = found.id
             try:
                 return call_sync(self.store, operation, self._id, *args, **kwargs)
             except NotFound:
@@ -88,14 +95,17 @@ class Binding:
                     raise
         raise AssertionError("unreachable")
 
-    async def acall(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+    async def acall(
+        self, operation: str, *args: Any, create: bool = True, default: Any = None, **kwargs: Any
+    ) -> Any:
         """`store.<operation>(conversation_id, *args, **kwargs)`, as a coroutine."""
         for attempt in range(2):
             if self._id is None:
-                found = await call_async(
-                    self.store, "get_or_create", self.user_key, self.platform, self.chat_id
-                )
-                self._resolved(found)
+                lookup, arguments = self._lookup(create)
+                found = await call_async(self.store, lookup, *arguments)
+                if found is None:
+                    return default
+                self._id = found.id
             try:
                 return await call_async(self.store, operation, self._id, *args, **kwargs)
             except NotFound:
