@@ -1,6 +1,7 @@
-"""What the framework adapters share: the conversation an adapter is bound to, calling a
-sync or an async engine from either side, the metadata envelope of a framework's own
-serialized form, and token estimates.
+"""What the framework adapters share.
+
+The conversation an adapter is bound to, calling a sync or an async engine from either
+side, the metadata envelope of a framework's own serialized form, and token estimates.
 
 Every framework object is stored as one convstore message: a role, a readable `content`
 (the text a person or the drop-in sees), `tokens`, and in `metadata[<framework>]` an

@@ -91,7 +91,9 @@ class Message:
 def exported_messages(document: Mapping[str, Any]) -> list[Message]:
     """The messages of an export document (which leaves out their conversation id)."""
     conversation_id = document["conversation"]["id"]
-    return [Message.from_json({**m, "conversation_id": conversation_id}) for m in document["messages"]]
+    return [
+        Message.from_json({**m, "conversation_id": conversation_id}) for m in document["messages"]
+    ]
 
 
 @dataclass(frozen=True)

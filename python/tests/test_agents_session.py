@@ -47,7 +47,11 @@ def items() -> list[dict]:
             "content": [{"type": "output_text", "text": "Sunny in Paris.", "annotations": []}],
         },
         {"role": "user", "content": [{"type": "input_text", "text": "Thanks!"}]},
-        {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "x"}]},
+        {
+            "type": "function_call_output",
+            "call_id": "call_2",
+            "output": [{"type": "input_text", "text": "x"}],
+        },
     ]
 
 
@@ -128,8 +132,20 @@ class CannedModel(Model):
         self.outputs = outputs
         self.inputs: list = []
 
-    async def get_response(self, system_instructions, input, model_settings, tools, output_schema,
-                           handoffs, tracing, *, previous_response_id, conversation_id, prompt):
+    async def get_response(
+        self,
+        system_instructions,
+        input,
+        model_settings,
+        tools,
+        output_schema,
+        handoffs,
+        tracing,
+        *,
+        previous_response_id,
+        conversation_id,
+        prompt,
+    ):
         self.inputs.append(copy.deepcopy(input))
         return ModelResponse(output=self.outputs.pop(0), usage=Usage(), response_id=None)
 
@@ -139,34 +155,55 @@ class CannedModel(Model):
 
 def call(call_id: str, city: str):
     return ResponseFunctionToolCall(
-        id=f"fc_{call_id}", call_id=call_id, name="get_weather", arguments=f'{{"city": "{city}"}}',
-        type="function_call", status="completed",
+        id=f"fc_{call_id}",
+        call_id=call_id,
+        name="get_weather",
+        arguments=f'{{"city": "{city}"}}',
+        type="function_call",
+        status="completed",
     )
 
 
 def say(message_id: str, text: str):
     return ResponseOutputMessage(
-        id=message_id, role="assistant", status="completed", type="message",
+        id=message_id,
+        role="assistant",
+        status="completed",
+        type="message",
         content=[ResponseOutputText(text=text, type="output_text", annotations=[])],
     )
 
 
 def test_runner_run_reads_and_writes_the_session(store):
     model = CannedModel(
-        [[call("call_1", "Paris")], [say("msg_1", "Sunny in Paris.")], [say("msg_2", "You asked about Paris.")]]
+        [
+            [call("call_1", "Paris")],
+            [say("msg_1", "Sunny in Paris.")],
+            [say("msg_2", "You asked about Paris.")],
+        ]
     )
-    agent = Agent(name="weather", instructions="Answer about the weather.", model=model, tools=[get_weather])
+    agent = Agent(
+        name="weather", instructions="Answer about the weather.", model=model, tools=[get_weather]
+    )
     session = ConvstoreSession("feishu:group:user123", store)
 
     first = run(Runner.run(agent, "Weather in Paris?", session=session))
     assert first.final_output == "Sunny in Paris."
     # A new session object (a restarted bot) on the same conversation.
-    second = run(Runner.run(agent, "What did I ask?", session=ConvstoreSession("feishu:group:user123", store)))
+    second = run(
+        Runner.run(
+            agent, "What did I ask?", session=ConvstoreSession("feishu:group:user123", store)
+        )
+    )
     assert second.final_output == "You asked about Paris."
 
     sent = model.inputs[2]
     assert [item.get("type", "message") for item in sent] == [
-        "message", "function_call", "function_call_output", "message", "message",
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+        "message",
     ]
     assert sent[2]["output"] == "sunny in Paris"
     assert sent[-1]["content"] == "What did I ask?"
@@ -179,4 +216,4 @@ def test_runner_run_reads_and_writes_the_session(store):
         ("user", "What did I ask?"),
         ("assistant", "You asked about Paris."),
     ]
-    assert run(session.get_items()) == sent + [run(session.get_items(1))[0]]
+    assert run(session.get_items()) == [*sent, run(session.get_items(1))[0]]

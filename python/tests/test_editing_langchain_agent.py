@@ -46,7 +46,9 @@ def weather_call(call_id: str, city: str, message_id: str) -> AIMessage:
     return AIMessage(
         "",
         id=message_id,
-        tool_calls=[{"name": "get_weather", "args": {"city": city}, "id": call_id, "type": "tool_call"}],
+        tool_calls=[
+            {"name": "get_weather", "args": {"city": city}, "id": call_id, "type": "tool_call"}
+        ],
     )
 
 
@@ -72,7 +74,9 @@ def test_the_agent_reads_and_writes_its_conversation_through_convstore(store):
     agent, model = agent_with(
         store, [weather_call("call_1", "Paris", "ai-1"), AIMessage("Sunny in Paris.", id="ai-2")]
     )
-    result = agent.invoke({"messages": [HumanMessage("Weather in Paris?", id="om_1")]}, context=chat)
+    result = agent.invoke(
+        {"messages": [HumanMessage("Weather in Paris?", id="om_1")]}, context=chat
+    )
     assert result["messages"][-1].text == "Sunny in Paris."
     assert stored(store, chat.user_key) == [
         ("user", "Weather in Paris?"),
@@ -147,7 +151,7 @@ def test_the_user_key_may_come_from_the_config(store):
 def test_ainvoke_on_the_async_engine(engine):
     async def scenario() -> None:
         async with engine.async_store() as store:
-            agent, model = agent_with(
+            agent, _model = agent_with(
                 store, [weather_call("c1", "Oslo", "o1"), AIMessage("Sunny in Oslo.", id="o2")]
             )
             chat = Chat("qq:u")

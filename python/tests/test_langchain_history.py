@@ -23,18 +23,25 @@ def every_kind() -> list:
     return [
         SystemMessage("You are terse.", id="s1"),
         HumanMessage(
-            content=[{"type": "text", "text": "What is this?"}, {"type": "image", "url": "https://x/y.png"}],
+            content=[
+                {"type": "text", "text": "What is this?"},
+                {"type": "image", "url": "https://x/y.png"},
+            ],
             id="h1",
             additional_kwargs={"platform_message_id": "om_1"},
         ),
         AIMessage(
             content="",
-            tool_calls=[{"name": "weather", "args": {"city": "Paris"}, "id": "call_1", "type": "tool_call"}],
+            tool_calls=[
+                {"name": "weather", "args": {"city": "Paris"}, "id": "call_1", "type": "tool_call"}
+            ],
             id="a1",
             response_metadata={"model_name": "gpt-x", "finish_reason": "tool_calls"},
             usage_metadata={"input_tokens": 30, "output_tokens": 12, "total_tokens": 42},
         ),
-        ToolMessage(content='{"sky": "clear"}', tool_call_id="call_1", id="t1", artifact={"raw": [1]}),
+        ToolMessage(
+            content='{"sky": "clear"}', tool_call_id="call_1", id="t1", artifact={"raw": [1]}
+        ),
         AIMessage("Sunny in Paris.", id="a2"),
         ChatMessage(role="critic", content="Too short."),
         HumanMessage("And tomorrow?"),
@@ -49,7 +56,15 @@ def test_every_kind_of_message_comes_back_equal(store):
     assert history.messages == sent
     conv = store.get_conversation_by_user("feishu:group:user123")
     stored = store.load_history(conv.id, max_messages=100)
-    assert [m.role for m in stored] == ["system", "user", "assistant", "tool", "assistant", "user", "user"]
+    assert [m.role for m in stored] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+        "user",
+    ]
     assert stored[1].content == "What is this?"
     assert stored[2].tokens == 12  # the AI message's output tokens
     assert stored[4].tokens == len("Sunny in Paris.") // 4 + 1
@@ -113,7 +128,7 @@ def test_async_methods_on_the_async_engine(engine):
 class Replies(GenericFakeChatModel):
     """langchain-core's fake chat model, noting the messages each call was given."""
 
-    seen: list = []
+    seen: list
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs):
         self.seen.append(list(messages))
@@ -121,7 +136,10 @@ class Replies(GenericFakeChatModel):
 
 
 def test_runnable_with_message_history_reads_and_writes_through_convstore(store):
-    model = Replies(messages=iter([AIMessage("Hi Ada!", id="r1"), AIMessage("You are Ada.", id="r2")]))
+    model = Replies(
+        messages=iter([AIMessage("Hi Ada!", id="r1"), AIMessage("You are Ada.", id="r2")]),
+        seen=[],
+    )
     prompt = ChatPromptTemplate.from_messages(
         [("system", "Be brief."), MessagesPlaceholder("history"), ("human", "{question}")]
     )

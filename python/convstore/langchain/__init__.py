@@ -1,5 +1,7 @@
-"""LangChain adapters: `ConvstoreMemory` (a 1.x `create_agent` middleware) and
-`ConvstoreChatMessageHistory` (the classic `BaseChatMessageHistory`).
+"""LangChain adapters: an agent middleware and a classic chat history.
+
+`ConvstoreMemory` is a 1.x `create_agent` middleware, `ConvstoreChatMessageHistory` the
+classic `BaseChatMessageHistory`.
 
 Needs the `langchain` extra (`pip install "./python[langchain]"`). How messages are
 stored is described in `convstore.langchain.codec`.

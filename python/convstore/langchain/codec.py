@@ -1,12 +1,14 @@
 """How a LangChain message is stored as a convstore message, and read back.
 
-| LangChain | role | content | tokens |
-| --- | --- | --- | --- |
-| `HumanMessage` | user | `message.text` | estimate |
-| `AIMessage` (tool calls included) | assistant | `message.text` | `usage_metadata["output_tokens"]`, else estimate |
-| `SystemMessage` | system | `message.text` | estimate |
-| `ToolMessage`, `FunctionMessage` | tool | `message.text` | estimate |
-| `ChatMessage(role=r)` | r when it is one of the four, else user | `message.text` | estimate |
+| LangChain | role | tokens |
+| --- | --- | --- |
+| `HumanMessage` | user | estimate |
+| `AIMessage` (tool calls included) | assistant | `usage_metadata["output_tokens"]`, else estimate |
+| `SystemMessage` | system | estimate |
+| `ToolMessage`, `FunctionMessage` | tool | estimate |
+| `ChatMessage(role=r)` | r when it is one of the four, else user | estimate |
+
+The content is `message.text` (the text of string content or of the text blocks).
 
 The whole message is kept in `metadata["langchain"]` as `{"version": 1, "data":
 message_to_dict(message)}` (langchain-core's own serialized form: type, content blocks,
@@ -47,7 +49,9 @@ _ROLES = ("user", "assistant", "system", "tool")
 def role_of(message: BaseMessage) -> str:
     """The convstore role of a LangChain message."""
     if isinstance(message, RemoveMessage):
-        raise InvalidInput("messages: a RemoveMessage is an instruction, not a message", field="messages")
+        raise InvalidInput(
+            "messages: a RemoveMessage is an instruction, not a message", field="messages"
+        )
     if isinstance(message, HumanMessage):
         return "user"
     if isinstance(message, AIMessage):
