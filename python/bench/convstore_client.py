@@ -1,0 +1,137 @@
+r"""Peer adapter for the shared peer harness: the convstore daemon through `convstore.Client`.
+
+This is how a Python bot uses convstore remotely with this package: one `Client` (one
+httpx keep-alive pool) shared by every thread, saves with the client's safe retries (each
+save carries a generated idempotency key), and the drop-in manager for the harness's
+statistics, export/import and cleanup steps.
+
+    CONVSTORE_BIN=target/release/convstore PYTHONPATH=python/bench:python \\
+      $VENV/bin/python ../shared/bench-peers/bench_peers.py --peers agents \\
+      --extra-peer convstore_client:ConvstoreClient
+
+Each `open(dir)` starts `$CONVSTORE_BIN serve` on a loopback port with a random token and
+a fresh SQLite file in `dir` (the launcher of the package's tests, `tests/daemon.py`);
+`close()` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+from convstore import Client, NewMessage
+from convstore.compat import PersistentConversationManager
+from tests.daemon import Daemon
+
+BATCH = 500
+"""Messages per `save_messages` in `bulk_append`."""
+
+
+def _status_kb(pid: int, key: str) -> int | None:
+    """A `/proc/<pid>/status` figure in kB (VmRSS, VmHWM), if the kernel shows it."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class ConvstoreClient:
+    """The harness's peer interface over `convstore.Client` (see the shared README)."""
+
+    name = "convstore_client"
+    thread_safe = True
+    per_call_durable = True
+    has_stats = True
+
+    def __init__(self, ctx):
+        self.wl = ctx["wl"]
+        binary = os.environ.get("CONVSTORE_BIN")
+        if not binary:
+            raise RuntimeError("CONVSTORE_BIN is not set: the convstore binary to serve with")
+        self.binary = Path(binary).resolve()
+        self.daemon: Daemon | None = None
+
+    def open(self, d):
+        self.daemon = Daemon(self.binary, Path(d).resolve() / "convstore-client").start()
+        self.db = str(self.daemon.folder / "convstore.db")
+        self.client = Client(self.daemon.url, token=self.daemon.token, timeout=120.0)
+        self.mgr = PersistentConversationManager(url=self.daemon.url, token=self.daemon.token)
+
+    def close(self):
+        if self.daemon is None:
+            return
+        self.client.close()
+        self.mgr.close()
+        self.daemon.stop()
+        self.daemon = None
+
+    def thread_init(self):
+        pass
+
+    def thread_done(self):
+        pass
+
+    def create(self, i):
+        return self.client.get_or_create(self.wl.user_key(i), "feishu", self.wl.chat_id(i)).id
+
+    def save(self, h, role, content, tokens):
+        self.client.save_message(h, role, content, tokens)
+
+    def flush(self):
+        pass
+
+    def load(self, h, n):
+        # max_turns as large as max_messages, so that only max_messages cuts the window.
+        return self.client.load_history(h, max_turns=n, max_messages=n)
+
+    @staticmethod
+    def contents(rows):
+        return [m.content for m in rows]
+
+    def bulk_append(self, h, i, start_j, n):
+        for first in range(start_j, start_j + n, BATCH):
+            last = min(first + BATCH, start_j + n)
+            batch = [NewMessage(*self.wl.msg(i, j)) for j in range(first, last)]
+            self.client.save_messages(h, batch)
+
+    def count_messages(self):
+        return self.client.get_stats().total_messages
+
+    def db_files(self):
+        return [self.db, self.db + "-wal"]
+
+    def measure_get_stats(self, repeat, max_s):
+        """`get_stats()` timed `repeat` times (at most `max_s`), with the daemon's own RSS."""
+        pid = self.daemon.process.pid
+        before = _status_kb(pid, "VmRSS")
+        try:  # "5" resets the peak RSS (VmHWM) to the current RSS
+            with open(f"/proc/{pid}/clear_refs", "w") as refs:
+                refs.write("5")
+            reset = True
+        except OSError:
+            reset = False
+        times, started, stats = [], time.perf_counter(), None
+        for _ in range(repeat):
+            began = time.perf_counter()
+            stats = self.mgr.get_stats()
+            times.append(round((time.perf_counter() - began) * 1e3, 2))
+            if time.perf_counter() - started > max_s:
+                break
+        peak = _status_kb(pid, "VmHWM")
+        return {
+            "measured": "convstore.Client get_stats over HTTP; RSS of the daemon process",
+            "times_ms": times,
+            "p50_ms": round(statistics.median(times), 2),
+            "first_ms": times[0],
+            "rss_before_mb": None if before is None else round(before / 1024, 1),
+            "peak_rss_mb": None if peak is None else round(peak / 1024, 1),
+            "peak_reset_before": reset,
+            "rss_delta_mb": None if None in (peak, before) else round((peak - before) / 1024, 1),
+            "stats": stats,
+        }
