@@ -95,13 +95,16 @@ def _part_text(part: Any) -> str:
 
 
 def content_of(message: ModelMessage) -> str:
-    """The readable text of a pydantic-ai message."""
+    """The readable text of a pydantic-ai message: that of the parts that give its role."""
     if isinstance(message, ModelResponse):
         if message.text is not None:
             return message.text
         calls = [p for p in message.parts if isinstance(p, ToolCallPart)]
         return "\n".join(f"{p.tool_name}({p.args_as_json_str()})" for p in calls)
-    return "\n".join(text for text in map(_part_text, message.parts) if text)
+    role = role_of(message)
+    kinds = _USER_PARTS if role == "user" else _ANSWER_PARTS if role == "tool" else None
+    parts = [p for p in message.parts if kinds is None or getattr(p, "part_kind", None) in kinds]
+    return "\n".join(text for text in map(_part_text, parts) if text)
 
 
 def default_tokens(message: ModelMessage) -> int:

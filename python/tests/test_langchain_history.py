@@ -104,6 +104,13 @@ def test_messages_saved_without_the_adapter_are_read_by_role(store):
     ]
 
 
+def test_reading_a_session_never_written_creates_nothing(store):
+    assert ConvstoreChatMessageHistory("nobody", store).messages == []
+    assert ConvstoreChatMessageHistory("nobody", store, max_turns=3).messages == []
+    ConvstoreChatMessageHistory("nobody", store).clear()
+    assert store.get_conversation_by_user("nobody") is None
+
+
 def test_clear_keeps_the_conversation(store):
     history = ConvstoreChatMessageHistory("u", store)
     history.add_messages([HumanMessage("hi")])

@@ -82,6 +82,7 @@ def test_an_agent_runs_several_turns_on_history_from_convstore(store):
         "assistant",
     ]
     stored = store.load_history(conv.id, max_turns=10)
+    assert stored[0].content == "Weather in Paris?"  # the system prompt part is not the user's
     assert stored[1].content == 'weather({"city":"Paris"})'
     assert stored[4].content == "sunny in Paris, France"
     assert stored[5].tokens == first.new_messages()[5].usage.output_tokens

@@ -56,8 +56,11 @@ class ConvstoreChatMessageHistory(BaseChatMessageHistory):
         """The engine the history is kept in."""
         return self._conversation.store
 
-    def _windowed(self) -> bool:
-        return self.max_turns is not None or self.max_tokens is not None
+    def _read(self) -> tuple[str, tuple[Any, ...]]:
+        """The store operation that reads the configured window (all: the export)."""
+        if self.max_turns is None and self.max_tokens is None:
+            return "export_conversation", ()
+        return "load_history", (self.max_turns, None, self.max_tokens)
 
     def _batches(self, messages: Sequence[BaseMessage]) -> list[list[Any]]:
         stored = [
@@ -67,27 +70,23 @@ class ConvstoreChatMessageHistory(BaseChatMessageHistory):
         return chunks(stored)
 
     @staticmethod
-    def _decoded(stored: list[Message]) -> list[BaseMessage]:
+    def _decoded(answer: Any) -> list[BaseMessage]:
+        """The messages of a history window or an export (`None`: no conversation yet)."""
+        if answer is None:
+            return []
+        stored: list[Message] = exported_messages(answer) if isinstance(answer, dict) else answer
         return [from_stored(m) for m in stored]
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         """The session's messages in the configured window, oldest first."""
-        if self._windowed():
-            stored = self._conversation.call("load_history", self.max_turns, None, self.max_tokens)
-        else:
-            stored = exported_messages(self._conversation.call("export_conversation"))
-        return self._decoded(stored)
+        operation, arguments = self._read()
+        return self._decoded(self._conversation.call(operation, *arguments, create=False))
 
     async def aget_messages(self) -> list[BaseMessage]:
         """`messages`, without blocking the event loop."""
-        if self._windowed():
-            stored = await self._conversation.acall(
-                "load_history", self.max_turns, None, self.max_tokens
-            )
-        else:
-            stored = exported_messages(await self._conversation.acall("export_conversation"))
-        return self._decoded(stored)
+        operation, arguments = self._read()
+        return self._decoded(await self._conversation.acall(operation, *arguments, create=False))
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Save the messages, in order, all or nothing (per 1,000)."""
@@ -101,11 +100,11 @@ class ConvstoreChatMessageHistory(BaseChatMessageHistory):
 
     def clear(self) -> None:
         """Remove the session's messages (the conversation record stays)."""
-        self._conversation.call("clear_conversation")
+        self._conversation.call("clear_conversation", create=False)
 
     async def aclear(self) -> None:
         """`clear`, without blocking the event loop."""
-        await self._conversation.acall("clear_conversation")
+        await self._conversation.acall("clear_conversation", create=False)
 
 
 __all__ = ["ConvstoreChatMessageHistory"]
