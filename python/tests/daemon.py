@@ -24,7 +24,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_LISTENING = re.compile(r"\blistening\b.*?\b(addr|bind)=\S*?:(\d+)")
+_LISTENING = re.compile(r"\blistening\b.*")
+_PORT_OF = {kind: re.compile(rf"\b{kind}=\S*:(\d+)") for kind in ("addr", "bind")}
+
+
+def listening_port(log: str) -> tuple[str, int] | None:
+    """(`addr` or `bind`, port) of the daemon's `listening` log line, if it logged one.
+
+    `addr=` is the address bound (port 0 resolved); `bind=` the configured one, which
+    shows port 0 as 0.
+    """
+    line = _LISTENING.search(_ANSI.sub("", log))
+    for kind, port_of in _PORT_OF.items() if line else ():
+        shown = port_of.search(line.group(0))
+        if shown:
+            return kind, int(shown.group(1))
+    return None
 
 
 def build_binary() -> Path:
@@ -134,10 +149,10 @@ class Daemon:
         """(`addr` or `bind`, port) of the daemon's listening line; `None` if its port was taken."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            text = _ANSI.sub("", self._log_since_start())
-            found = _LISTENING.search(text)
-            if found:
-                return found.group(1), int(found.group(2))
+            text = self._log_since_start()
+            found = listening_port(text)
+            if found is not None:
+                return found
             if self.process is not None and self.process.poll() is not None:
                 if re.search(r"address already in use|os error 98", text, re.I):
                     return None
