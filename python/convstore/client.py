@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -44,6 +44,8 @@ _MAYBE_SENT = (
 """Failures after the request may have reached the daemon."""
 
 _MAX_PAUSE = 2.0
+
+_Pool = TypeVar("_Pool", httpx.Client, httpx.AsyncClient)
 
 
 @dataclass(frozen=True)
@@ -112,15 +114,17 @@ def _decode(request: _requests.Request, response: httpx.Response) -> Any:
     raise error
 
 
-def _headers(token: str | None) -> dict[str, str]:
+def _pool(
+    cls: type[_Pool], url: str, token: str | None, timeout: float, max_connections: int
+) -> _Pool:
+    """The httpx client (sync or async) of an engine: its keep-alive pool and headers."""
     headers = {"Accept": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    return headers
-
-
-def _limits(max_connections: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return cls(base_url=url, headers=headers, timeout=timeout, limits=limits)
 
 
 def _sync_operation(build: Callable[..., _requests.Request]) -> Callable[..., Any]:
@@ -179,12 +183,7 @@ class Client(ConvstoreAPI):
         self.url = url.rstrip("/")
         self.retries = retries
         self.backoff = backoff
-        self._http = httpx.Client(
-            base_url=self.url,
-            headers=_headers(token),
-            timeout=timeout,
-            limits=_limits(max_connections),
-        )
+        self._http = _pool(httpx.Client, self.url, token, timeout, max_connections)
 
     def send(self, request: _requests.Request) -> Any:
         """Send one request of the contract, with the retries it allows; its decoded result."""
@@ -227,12 +226,7 @@ class AsyncClient(AsyncConvstoreAPI):  # type: ignore[misc, valid-type]
         self.url = url.rstrip("/")
         self.retries = retries
         self.backoff = backoff
-        self._http = httpx.AsyncClient(
-            base_url=self.url,
-            headers=_headers(token),
-            timeout=timeout,
-            limits=_limits(max_connections),
-        )
+        self._http = _pool(httpx.AsyncClient, self.url, token, timeout, max_connections)
 
     async def send(self, request: _requests.Request) -> Any:
         """Send one request of the contract, with the retries it allows; its decoded result."""
