@@ -206,11 +206,24 @@ pub async fn delete(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<usize> {
     .await)
 }
 
+diesel::define_sql_function! {
+    /// SQL `substr(text, start, count)`: `count` characters (bytes of a binary string)
+    /// from the 1-based `start`.
+    fn substr(text: diesel::sql_types::Text, start: diesel::sql_types::Integer, count: diesel::sql_types::Integer) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL `length(text)`: characters on SQLite and PostgreSQL, bytes on MySQL.
+    fn length(text: diesel::sql_types::Text) -> diesel::sql_types::Integer;
+}
+
 /// What [`list`] filters on.
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
     /// Only this user.
     pub user_key: Option<String>,
+    /// Only users whose key starts with this.
+    pub user_key_prefix: Option<String>,
     /// Only this platform.
     pub platform: Option<String>,
     /// Only conversations after this one in the order (last_activity desc, id desc).
@@ -231,6 +244,12 @@ pub async fn list(
             .into_boxed();
         if let Some(key) = &filter.user_key {
             query = query.filter(user_key.eq(key.clone()));
+        }
+        if let Some(prefix) = &filter.user_key_prefix {
+            // Not LIKE: SQLite's ignores ASCII case. `length` counts what `substr` cuts
+            // (characters; bytes on MySQL's binary user_key), so this is an exact
+            // prefix on every backend. It uses no index: a rare prefix reads the table.
+            query = query.filter(substr(user_key, 1, length(prefix.clone())).eq(prefix.clone()));
         }
         if let Some(name) = &filter.platform {
             query = query.filter(platform.eq(name.clone()));

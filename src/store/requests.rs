@@ -55,6 +55,14 @@ pub struct GetConversationByUser {
 pub struct ListConversations {
     /// Only this user's conversation.
     pub user_key: Option<String>,
+    /// Only users whose key starts with this (compared exactly, case included; an
+    /// addition to the contract, for the console's search).
+    #[param(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub user_key_prefix: Option<String>,
     /// Only this platform's conversations.
     pub platform: Option<String>,
     /// Page size, 1 to 1000 (default 50).

@@ -11,3 +11,4 @@ mod conversations;
 mod errors;
 mod messages;
 mod transfer;
+mod user_key_prefix;

@@ -59,15 +59,16 @@ impl Handler<ListConversations> for StoreActor {
         let check =
             validate::optional_range("limit", msg.limit, validate::MAX_PAGE).and_then(|limit| {
                 let after_id = msg.after_id.map(|id| validate::positive("after_id", id));
-                Ok((
-                    limit.unwrap_or(validate::DEFAULT_PAGE),
-                    after_id.transpose()?,
-                ))
+                let after_id = after_id.transpose()?;
+                let prefix = msg.user_key_prefix.as_deref();
+                validate::optional_identifier("user_key_prefix", prefix)?;
+                Ok((limit.unwrap_or(validate::DEFAULT_PAGE), after_id))
             });
         checked(check, |(limit, after_id)| {
             self.read(async move |c: &mut DbConn<'_>| {
                 let filter = conversation_table::ListFilter {
                     user_key: msg.user_key,
+                    user_key_prefix: msg.user_key_prefix,
                     platform: msg.platform,
                     after: operations::list_position(c, after_id).await?,
                 };

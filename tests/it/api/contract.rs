@@ -96,6 +96,8 @@ async fn the_limits_the_document_states_are_the_stores_rules() {
     }
     let limit = parameter(&document, "get", "/v1/conversations", "limit");
     assert_eq!(limit["maximum"], validate::MAX_PAGE);
+    let prefix = parameter(&document, "get", "/v1/conversations", "user_key_prefix");
+    assert_eq!(prefix["maxLength"], validate::MAX_KEY_CHARS);
     let days = parameter(&document, "post", "/admin/cleanup", "days");
     assert_eq!(days["maximum"], validate::MAX_CLEANUP_DAYS);
     let user_key = parameter(&document, "get", "/v1/budget/{user_key}", "user_key");
