@@ -10,6 +10,7 @@ mod admin;
 mod ask;
 mod auth;
 mod bulk;
+mod console;
 mod conversations;
 mod error;
 mod extract;

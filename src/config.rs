@@ -124,6 +124,8 @@ pub struct HttpConfig {
     pub keep_alive_secs: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Serve the operator console at `/console`.
+    pub console: bool,
 }
 
 impl std::fmt::Debug for HttpConfig {
@@ -197,6 +199,7 @@ impl Default for HttpConfig {
             client_request_timeout_secs: 10,
             keep_alive_secs: 30,
             shutdown_timeout_secs: 30,
+            console: true,
         }
     }
 }
@@ -338,6 +341,17 @@ mod tests {
     fn the_example_config_is_the_default() {
         let text = include_str!("../config.toml");
         assert_eq!(Config::from_toml(text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_api_settings_follow_the_archive_folder_and_the_console_switch() {
+        let defaults = Config::default().api_settings(None);
+        assert!(!defaults.cleanup_archives);
+        assert!(defaults.console);
+        let text = "[http]\nconsole = false\n[schedule]\narchive_dir = \"archive\"";
+        let settings = Config::from_toml(text).unwrap().api_settings(None);
+        assert!(settings.cleanup_archives);
+        assert!(!settings.console);
     }
 
     #[test]

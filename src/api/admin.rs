@@ -36,6 +36,10 @@ pub struct CleanupReport {
 pub struct Schedule {
     /// Each job: cron, next run, last run, last result (empty without a scheduler).
     pub jobs: Vec<JobStatus>,
+    /// The age limit, in days, of a cleanup that names none.
+    pub cleanup_days: i64,
+    /// Whether a cleanup first archives what it deletes (`schedule.archive_dir` is set).
+    pub cleanup_archives: bool,
 }
 
 /// Deletes conversations inactive for more than `days` days.
@@ -66,7 +70,11 @@ pub async fn vacuum(state: Data<ApiState>) -> Result<HttpResponse, ApiError> {
 #[get("/admin/schedule")]
 pub async fn schedule(state: Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let jobs = jobs(&state).await?;
-    Ok(HttpResponse::Ok().json(Schedule { jobs }))
+    Ok(HttpResponse::Ok().json(Schedule {
+        jobs,
+        cleanup_days: state.settings.cleanup_days,
+        cleanup_archives: state.settings.cleanup_archives,
+    }))
 }
 
 /// The scheduler's jobs; none when the daemon runs without a scheduler.

@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::error::ErrorBody;
-use super::{admin, bulk, conversations, messages, ops, stats, transfer};
+use super::{admin, bulk, console, conversations, messages, ops, stats, transfer};
 use crate::store::requests::OnConflict;
 
 /// Declares the routes once: registration and the OpenAPI document come from the same
@@ -42,7 +42,7 @@ macro_rules! routes {
 }
 
 routes! {
-    open: [ops::healthz, ops::readyz],
+    open: [ops::healthz, ops::readyz, console::page, console::file],
     guarded: [
         // By user before the `{id}` routes: `/v1/conversations/by-user/history` is a
         // user's conversation, not the history of conversation "by-user".

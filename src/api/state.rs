@@ -42,8 +42,8 @@ impl ApiState {
 /// (`ApiSettings::default()` is `Config::default().api_settings(None)`).
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
-    /// The bearer token every route but `/healthz` and `/readyz` requires; `None`: no
-    /// authentication.
+    /// The bearer token every route but `/healthz`, `/readyz` and the console's page and
+    /// files requires; `None`: no authentication.
     pub token: Option<String>,
     /// Largest JSON body, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
@@ -54,4 +54,9 @@ pub struct ApiSettings {
     pub max_line_bytes: usize,
     /// The age limit of `POST /admin/cleanup` when it names no `days`.
     pub cleanup_days: i64,
+    /// Whether cleanups first archive what they delete (`schedule.archive_dir` is set);
+    /// `GET /admin/schedule` says so.
+    pub cleanup_archives: bool,
+    /// Whether `/console` serves the operator console.
+    pub console: bool,
 }

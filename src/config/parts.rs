@@ -45,6 +45,8 @@ impl Config {
             max_import_bytes: self.limits.max_import_bytes,
             max_line_bytes: self.limits.max_line_bytes,
             cleanup_days: self.cleanup_days,
+            cleanup_archives: self.store_settings().archive_dir.is_some(),
+            console: self.http.console,
         }
     }
 

@@ -6,6 +6,7 @@ mod accepted;
 mod admin;
 mod auth;
 mod bad_input;
+mod console;
 mod contract;
 mod conversations;
 mod errors;

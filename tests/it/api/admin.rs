@@ -179,18 +179,26 @@ async fn schedule_without_and_with_a_scheduler() {
             .await
             .expect(StatusCode::OK)
             .json(),
-        json!({"jobs": []})
+        json!({"jobs": [], "cleanup_days": 30, "cleanup_archives": false})
     );
 
     let jobs = vec![job("cleanup", 3, 1), job("maintenance", 2, 0)];
     let scheduler = FixedSchedule(jobs.clone()).start();
-    let server = Server::start_with(ApiSettings::default(), Some(scheduler.recipient())).await;
+    let settings = ApiSettings {
+        cleanup_days: 7,
+        cleanup_archives: true,
+        ..ApiSettings::default()
+    };
+    let server = Server::start_with(settings, Some(scheduler.recipient())).await;
     let schedule = server
         .get("/admin/schedule")
         .await
         .expect(StatusCode::OK)
         .json();
-    assert_eq!(schedule, json!({"jobs": jobs}));
+    assert_eq!(
+        schedule,
+        json!({"jobs": jobs, "cleanup_days": 7, "cleanup_archives": true})
+    );
     // Times in the contract's format; none yet is `null`.
     assert_eq!(
         schedule["jobs"][0]["next_run"],
@@ -299,7 +307,7 @@ async fn the_openapi_document_lists_every_route() {
         "{}",
         document["openapi"]
     );
-    let routes: [(&str, &[&str]); 22] = [
+    let routes: [(&str, &[&str]); 24] = [
         ("/v1/conversations", &["get", "post"]),
         ("/v1/conversations/{id}", &["delete", "get"]),
         ("/v1/conversations/by-user/{user_key}", &["get"]),
@@ -322,6 +330,8 @@ async fn the_openapi_document_lists_every_route() {
         ("/admin/export", &["get"]),
         ("/admin/import", &["post"]),
         ("/admin/schedule", &["get"]),
+        ("/console", &["get"]),
+        ("/console/{asset}", &["get"]),
     ];
     let paths = document["paths"].as_object().expect("paths");
     for (path, methods) in routes {
@@ -338,7 +348,7 @@ async fn the_openapi_document_lists_every_route() {
         listed.sort_unstable();
         assert_eq!(listed, methods, "{path}");
     }
-    assert_eq!(paths.len(), 22, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 24, "{:?}", paths.keys().collect::<Vec<_>>());
     let schemas = &document["components"]["schemas"];
     for schema in [
         "Conversation",
