@@ -144,7 +144,7 @@ function table(series) {
     "table",
     { class: "data" },
     h("caption", {}, "Messages, tokens and active conversations per UTC day"),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Day (UTC)"), h("th", { scope: "col" }, "Messages"), h("th", { scope: "col" }, "Tokens"), h("th", { scope: "col" }, "Active conversations"))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Day (UTC)"), h("th", { scope: "col", class: "number" }, "Messages"), h("th", { scope: "col", class: "number" }, "Tokens"), h("th", { scope: "col", class: "number" }, "Active conversations"))),
     h(
       "tbody",
       {},

@@ -115,6 +115,15 @@ function facts(item) {
   );
 }
 
+/** A tool's output: JSON pretty-printed in the fixed face, anything else as text. */
+function toolOutput(content) {
+  try {
+    return folded(JSON.stringify(JSON.parse(content), null, 2), "json");
+  } catch {
+    return folded(content);
+  }
+}
+
 function toolPair(toolCall, answer) {
   const { id, name, args } = describeCall(toolCall);
   const callSide = h(
@@ -130,7 +139,7 @@ function toolPair(toolCall, answer) {
         { class: "tool-result", "aria-label": `Result of ${name}`, "data-message-id": answer.id },
         h("h3", {}, "Result"),
         facts(answer),
-        folded(prettyJson(answer.content)),
+        toolOutput(answer.content),
         metadataDetails(answer.metadata),
       )
     : h(

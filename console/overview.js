@@ -11,23 +11,36 @@ function figure(label, value, key) {
   return h("div", { class: "stat", "data-stat": key }, h("dt", {}, label), h("dd", {}, value));
 }
 
+function group(heading, ...figures) {
+  return h("section", { class: "stat-group" }, h("h3", {}, heading), h("dl", {}, ...figures));
+}
+
 function statistics(stats) {
   const user = stats.longest_conversation_user;
   return h(
-    "dl",
+    "div",
     { class: "stats" },
-    figure("Conversations", count(stats.total_conversations), "total_conversations"),
-    figure("Messages", count(stats.total_messages), "total_messages"),
-    figure("Tokens", count(stats.total_tokens), "total_tokens"),
-    figure("Messages per conversation", decimal(stats.average_messages_per_conversation), "average_messages_per_conversation"),
-    figure("Tokens per conversation", decimal(stats.average_tokens_per_conversation), "average_tokens_per_conversation"),
-    figure("Longest conversation", `${count(stats.longest_conversation_messages)} messages`, "longest_conversation_messages"),
-    figure(
-      "Its user",
-      user === null || user === undefined
-        ? h("span", { class: "muted" }, "none yet")
-        : h("a", { href: `#/user/${encodeURIComponent(user)}`, class: "key" }, user),
-      "longest_conversation_user",
+    group(
+      "In the store",
+      figure("Conversations", count(stats.total_conversations), "total_conversations"),
+      figure("Messages", count(stats.total_messages), "total_messages"),
+      figure("Tokens", count(stats.total_tokens), "total_tokens"),
+    ),
+    group(
+      "Per conversation, on average",
+      figure("Messages", decimal(stats.average_messages_per_conversation), "average_messages_per_conversation"),
+      figure("Tokens", decimal(stats.average_tokens_per_conversation), "average_tokens_per_conversation"),
+    ),
+    group(
+      "Longest conversation",
+      figure("Messages", count(stats.longest_conversation_messages), "longest_conversation_messages"),
+      figure(
+        "User",
+        user === null || user === undefined
+          ? h("span", { class: "muted" }, "none yet")
+          : h("a", { href: `#/user/${encodeURIComponent(user)}`, class: "key" }, user),
+        "longest_conversation_user",
+      ),
     ),
   );
 }

@@ -50,6 +50,7 @@ class ApiError(Exception):
     """A call to the daemon answered an error status."""
 
     def __init__(self, status: int, body: str):
+        """The error of an answer with ``status`` and ``body``."""
         super().__init__(f"{status}: {body}")
         self.status = status
         self.body = body
@@ -117,10 +118,12 @@ def wait_until_ready(daemon: Daemon, seconds: float = 30) -> None:
             pytest.fail(
                 f"convstore exited with {daemon.process.returncode}:\n{daemon.log.read_text()}"
             )
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(daemon.base + "/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(daemon.base + "/readyz", timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.1)
     pytest.fail(f"convstore was not ready within {seconds} s:\n{daemon.log.read_text()}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,6 +27,17 @@ from conftest import (
     new_context,
     old_documents,
 )
+
+
+def utc_date(days_ago: int) -> str:
+    """The UTC date ``days_ago`` days before today, as YYYY-MM-DD."""
+    return (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%Y-%m-%d")
+
+
+def one_decimal(value: float) -> str:
+    """``value`` as the page shows it: grouped, at most one decimal."""
+    text = f"{value:,.1f}"
+    return text[:-2] if text.endswith(".0") else text
 
 
 def sign_in(page: Page, daemon: Daemon, token: str | None = None) -> None:
@@ -91,13 +102,11 @@ def test_sign_in_shows_the_statistics(page: Page, daemon: Daemon, seeded: Seeded
         "total_conversations": f"{stats['total_conversations']:,}",
         "total_messages": f"{stats['total_messages']:,}",
         "total_tokens": f"{stats['total_tokens']:,}",
-        "average_messages_per_conversation": f"{stats['average_messages_per_conversation']:,.1f}".rstrip(
-            "0"
-        ).rstrip("."),
-        "average_tokens_per_conversation": f"{stats['average_tokens_per_conversation']:,.1f}".rstrip(
-            "0"
-        ).rstrip("."),
-        "longest_conversation_messages": f"{stats['longest_conversation_messages']:,} messages",
+        "average_messages_per_conversation": one_decimal(
+            stats["average_messages_per_conversation"]
+        ),
+        "average_tokens_per_conversation": one_decimal(stats["average_tokens_per_conversation"]),
+        "longest_conversation_messages": f"{stats['longest_conversation_messages']:,}",
         "longest_conversation_user": stats["longest_conversation_user"],
     }
     assert stats["longest_conversation_user"] == seeded.long_user
@@ -113,6 +122,56 @@ def test_sign_in_shows_the_statistics(page: Page, daemon: Daemon, seeded: Seeded
     # The longest conversation's user leads to it.
     page.locator('[data-stat="longest_conversation_user"] a').click()
     expect(page.get_by_role("heading", level=1, name=seeded.long_user)).to_be_visible()
+
+
+def test_the_chart_draws_the_contract_shape(
+    page: Page, daemon: Daemon, seeded: Seeded, screenshots
+):
+    """The chart of a /v1/stats/daily answer in the contract's shape (replayed to the page).
+
+    The page's drawing is checked here against a known answer; the next test checks it
+    against the daemon's own figures.
+    """
+    days = [
+        {"date": utc_date(0), "messages": 140, "tokens": 2066, "active_conversations": 35},
+        {"date": utc_date(2), "messages": 40, "tokens": 900, "active_conversations": 4},
+        {"date": utc_date(10), "messages": 75, "tokens": 1500, "active_conversations": 9},
+        {"date": utc_date(29), "messages": 5, "tokens": 50, "active_conversations": 1},
+        {"date": utc_date(31), "messages": 999, "tokens": 9999, "active_conversations": 99},
+    ]
+    page.route(
+        "**/v1/stats/daily?days=30",
+        lambda route: route.fulfill(status=200, json={"days": days}),
+    )
+    signed_in(page, daemon)
+    chart = page.locator("svg.chart")
+    bars = chart.locator("rect.bar")
+    expect(bars).to_have_count(30)
+    heights = {
+        bar.get_attribute("data-date"): float(bar.get_attribute("height")) for bar in bars.all()
+    }
+    dates = list(heights)
+    assert dates[0] == utc_date(29) and dates[-1] == utc_date(0), dates
+    assert utc_date(31) not in heights
+    assert heights[utc_date(0)] > 0
+    assert abs(heights[utc_date(10)] / heights[utc_date(0)] - 75 / 140) < 0.01, heights
+    assert abs(heights[utc_date(29)] / heights[utc_date(0)] - 5 / 140) < 0.01, heights
+    assert heights[utc_date(1)] == 0 and heights[utc_date(20)] == 0
+    tokens = [int(d.get_attribute("data-tokens")) for d in chart.locator("circle.dot").all()]
+    assert tokens[29] == 2066 and tokens[27] == 900 and tokens[19] == 1500 and tokens[1] == 0
+    expect(chart.locator("polyline.line")).to_have_count(1)
+    expect(chart.locator("line.axis")).to_have_count(3)
+    assert chart.locator("text.date-label").count() >= 5
+    labels = chart.locator("text.messages-label").all_text_contents()
+    assert labels[0] == "0" and len(labels) >= 3, labels
+    expect(chart.locator("text.axis-title")).to_have_text(["messages", "tokens", "day (UTC)"])
+    assert "260 messages and 4,516 tokens" in chart.get_attribute("aria-label")
+    page.get_by_text("Show as a table").click()
+    rows = page.locator(".daily table.data tbody tr")
+    expect(rows).to_have_count(30)
+    expect(rows.first.locator("th")).to_have_text(utc_date(0))
+    expect(rows.first.locator("td")).to_have_text(["140", "2,066", "35"])
+    page.screenshot(path=screenshots / "03-overview-chart.png", full_page=True)
 
 
 # Waits for GET /v1/stats/daily (the per-day counters, built with the statistics
@@ -142,11 +201,10 @@ def test_the_chart_draws_the_last_30_days(page: Page, daemon: Daemon, seeded: Se
     assert chart.locator("text.messages-label").count() >= 2
     expect(chart.locator("text.axis-title")).to_have_count(3)
     page.get_by_text("Show as a table").click()
-    first_row = page.locator("table.data tbody tr").first
+    first_row = page.locator(".daily table.data tbody tr").first
     expect(first_row.locator("th")).to_have_text(today["date"])
     expect(first_row.locator("td").first).to_have_text(f"{today['messages']:,}")
-    chart.scroll_into_view_if_needed()
-    page.screenshot(path=screenshots / "03-overview-chart.png", full_page=True)
+    page.screenshot(path=screenshots / "03-overview-chart-live.png", full_page=True)
 
 
 def test_find_a_user_by_prefix_and_page_the_list(
@@ -277,7 +335,7 @@ def test_export_one_conversation(page: Page, daemon: Daemon, seeded: Seeded):
     with page.expect_download() as download:
         page.get_by_role("button", name="Export this conversation (JSON)").click()
     assert download.value.suggested_filename == f"conversation-{seeded.tool_conversation}.json"
-    document = json.loads(open(download.value.path(), encoding="utf-8").read())
+    document = json.loads(download.value.path().read_text(encoding="utf-8"))
     assert document["conversation"]["user_key"] == seeded.tool_user
     assert [m["content"] for m in document["messages"]][:2] == [
         "You are a helpful weather bot.",
@@ -355,7 +413,7 @@ def test_export_everything_streams_to_a_file(page: Page, daemon: Daemon, seeded:
         page.get_by_text(re.compile("Export started: your browser is saving .* as it streams"))
     ).to_be_visible()
     assert download.value.suggested_filename.endswith(".ndjson")
-    lines = open(download.value.path(), encoding="utf-8").read().splitlines()
+    lines = download.value.path().read_text(encoding="utf-8").splitlines()
     documents = [json.loads(line) for line in lines]
     assert len(documents) == daemon.get("/v1/stats")["total_conversations"]
     assert {d["format"] for d in documents} == {"convstore/1"}
