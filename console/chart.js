@@ -110,7 +110,7 @@ function drawing(series, width) {
   );
   const points = series.map((day, index) => `${x(index)},${yTokens(day.tokens)}`).join(" ");
   const dots = series.map((day, index) =>
-    svg("circle", { class: "dot", cx: x(index), cy: yTokens(day.tokens), r: 3, "data-tokens": day.tokens }),
+    svg("circle", { class: "dot", cx: x(index), cy: yTokens(day.tokens), r: slot < 12 ? 2 : 3, "data-tokens": day.tokens }),
   );
 
   return svg(
@@ -178,10 +178,8 @@ export function dailyChart(series) {
       h(
         "span",
         { class: "legend" },
-        h("span", { class: "swatch messages" }),
-        "messages (bars, left axis)",
-        h("span", { class: "swatch tokens" }),
-        "tokens (line, right axis)",
+        h("span", { class: "legend-item" }, h("span", { class: "swatch messages" }), "messages (bars, left axis)"),
+        h("span", { class: "legend-item" }, h("span", { class: "swatch tokens" }), "tokens (line, right axis)"),
       ),
     ),
     holder,

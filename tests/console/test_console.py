@@ -40,6 +40,25 @@ def one_decimal(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def replay_daily(page: Page) -> None:
+    """Answers the page's ``GET /v1/stats/daily?days=30`` with known figures.
+
+    Newest first as the contract has it; days without activity left out; one day
+    older than the window, which the chart must leave out.
+    """
+    days = [
+        {"date": utc_date(0), "messages": 140, "tokens": 2066, "active_conversations": 35},
+        {"date": utc_date(2), "messages": 40, "tokens": 900, "active_conversations": 4},
+        {"date": utc_date(10), "messages": 75, "tokens": 1500, "active_conversations": 9},
+        {"date": utc_date(29), "messages": 5, "tokens": 50, "active_conversations": 1},
+        {"date": utc_date(31), "messages": 999, "tokens": 9999, "active_conversations": 99},
+    ]
+    page.route(
+        "**/v1/stats/daily?days=30",
+        lambda route: route.fulfill(status=200, json={"days": days}),
+    )
+
+
 def sign_in(page: Page, daemon: Daemon, token: str | None = None) -> None:
     """Opens the console and signs in with ``token`` (default: the daemon's)."""
     page.goto(daemon.base + "/console")
@@ -132,17 +151,7 @@ def test_the_chart_draws_the_contract_shape(
     The page's drawing is checked here against a known answer; the next test checks it
     against the daemon's own figures.
     """
-    days = [
-        {"date": utc_date(0), "messages": 140, "tokens": 2066, "active_conversations": 35},
-        {"date": utc_date(2), "messages": 40, "tokens": 900, "active_conversations": 4},
-        {"date": utc_date(10), "messages": 75, "tokens": 1500, "active_conversations": 9},
-        {"date": utc_date(29), "messages": 5, "tokens": 50, "active_conversations": 1},
-        {"date": utc_date(31), "messages": 999, "tokens": 9999, "active_conversations": 99},
-    ]
-    page.route(
-        "**/v1/stats/daily?days=30",
-        lambda route: route.fulfill(status=200, json={"days": days}),
-    )
+    replay_daily(page)
     signed_in(page, daemon)
     chart = page.locator("svg.chart")
     bars = chart.locator("rect.bar")
@@ -487,8 +496,14 @@ def test_a_phone_sized_window(browser, daemon: Daemon, seeded: Seeded, screensho
     """At 390 px every page fits the width; a tool call's result comes below the call."""
     context = new_context(browser, PHONE)
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     try:
+        replay_daily(page)
         signed_in(page, daemon)
+        expect(page.locator("svg.chart rect.bar")).to_have_count(30)
+        chart_box = page.locator("svg.chart").bounding_box()
+        assert chart_box["x"] >= 0 and chart_box["x"] + chart_box["width"] <= PHONE["width"]
         no_sideways_scroll(page)
         page.screenshot(path=screenshots / "10-phone-overview.png", full_page=True)
         page.goto(f"{daemon.base}/console#/conversations?prefix=feishu:")
@@ -511,6 +526,7 @@ def test_a_phone_sized_window(browser, daemon: Daemon, seeded: Seeded, screensho
         page.screenshot(path=screenshots / "13-phone-operations.png", full_page=True)
     finally:
         context.close()
+    assert errors == [], f"script errors in the page: {errors}"
 
 
 def test_desktop_width_is_used(page: Page, daemon: Daemon, seeded: Seeded):
