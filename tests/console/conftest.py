@@ -82,7 +82,8 @@ class Daemon:
         """Calls the API with the token; answers the decoded JSON (or text when ``raw``)."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {token or self.token}")
+        if token or self.token:
+            request.add_header("Authorization", f"Bearer {token or self.token}")
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
@@ -128,15 +129,17 @@ def wait_until_ready(daemon: Daemon, seconds: float = 30) -> None:
     pytest.fail(f"convstore was not ready within {seconds} s:\n{daemon.log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def daemon(tmp_path_factory) -> Daemon:
-    """The daemon under test; stopped with SIGTERM at the end, which must exit 0."""
+@contextlib.contextmanager
+def running_daemon(work: Path, token: str | None, database_url: str | None = None):
+    """``convstore serve`` in ``work`` with ``token`` (None: none), for a ``with`` block.
+
+    It is stopped with SIGTERM when the block ends, and must exit 0 without a panic.
+    """
     binary = Path(os.environ.get("CONVSTORE_BIN", REPOSITORY / "target" / "debug" / "convstore"))
     if not binary.is_file():
         pytest.fail(f"{binary} does not exist: build it first (cargo build --bins)")
-    work = tmp_path_factory.mktemp("daemon")
     port = free_port()
-    token = secrets.token_urlsafe(24)
+    # Only this run's settings configure the daemon.
     environment = {
         name: value
         for name, value in os.environ.items()
@@ -145,20 +148,21 @@ def daemon(tmp_path_factory) -> Daemon:
     environment.update(
         CONVERSATION_DATA_DIR=str(work / "data"),
         CONVSTORE_BIND=f"127.0.0.1:{port}",
-        CONVSTORE_TOKEN=token,
         CONVSTORE_SCHEDULE__ARCHIVE_DIR=str(work / "archive"),
         # A locked database answers 503 within a second (the outage test).
         CONVSTORE_DATABASE__BUSY_TIMEOUT_MS="1000",
         RUST_LOG=os.environ.get("RUST_LOG", "warn"),
     )
-    if os.environ.get("CONVERSATION_DB_URL"):
-        environment["CONVERSATION_DB_URL"] = os.environ["CONVERSATION_DB_URL"]
+    if token is not None:
+        environment["CONVSTORE_TOKEN"] = token
+    if database_url:
+        environment["CONVERSATION_DB_URL"] = database_url
     log = work / "convstore.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [str(binary), "serve"], cwd=work, env=environment, stdout=output, stderr=output
         )
-    running = Daemon(f"http://127.0.0.1:{port}", token, work, process, log)
+    running = Daemon(f"http://127.0.0.1:{port}", token or "", work, process, log)
     try:
         wait_until_ready(running)
         yield running
@@ -172,6 +176,16 @@ def daemon(tmp_path_factory) -> Daemon:
         text = log.read_text(errors="replace")
         assert "panicked" not in text, text
         assert status == 0, f"convstore exited with {status} on SIGTERM:\n{text}"
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory) -> Daemon:
+    """The daemon under test, with a random token, on SQLite or ``CONVERSATION_DB_URL``."""
+    work = tmp_path_factory.mktemp("daemon")
+    with running_daemon(
+        work, secrets.token_urlsafe(24), os.environ.get("CONVERSATION_DB_URL")
+    ) as running:
+        yield running
 
 
 @dataclass

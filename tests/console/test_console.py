@@ -26,6 +26,7 @@ from conftest import (
     Seeded,
     new_context,
     old_documents,
+    running_daemon,
 )
 
 
@@ -468,6 +469,23 @@ def test_an_unavailable_database_is_said_so(
     page.get_by_role("button", name="Run cleanup…").click()
     page.get_by_role("button", name="Delete idle conversations").click()
     expect(page.get_by_text("Cleanup done: 2 conversations deleted")).to_be_visible()
+
+
+def test_a_daemon_without_a_token_asks_for_none(browser, tmp_path):
+    """Without a configured token the console opens at once, and says that anyone may."""
+    with running_daemon(tmp_path, token=None) as open_daemon:
+        open_daemon.post("/v1/conversations", {"user_key": "open:user", "platform": "qq"})
+        context = new_context(browser, DESKTOP)
+        page = context.new_page()
+        try:
+            page.goto(open_daemon.base + "/console")
+            expect(page.get_by_role("heading", level=1, name="Overview")).to_be_visible()
+            expect(page.locator("#notice")).to_contain_text("no token configured")
+            expect(page.locator('[data-stat="total_conversations"] dd')).to_have_text("1")
+            expect(page.get_by_label("Token")).to_be_hidden()
+            expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+        finally:
+            context.close()
 
 
 def test_keyboard_only(page: Page, daemon: Daemon, seeded: Seeded):
