@@ -4,8 +4,8 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-// Sets attributes and listeners: `on*` keys are listeners, `text` the text content,
-// `class` the class name; false, null and undefined leave the attribute out.
+// Sets attributes and listeners: `on*` keys with a function are listeners, `text` is
+// the text content; false, null and undefined leave the attribute out.
 function apply(element, attributes) {
   for (const [name, value] of Object.entries(attributes ?? {})) {
     if (value === false || value === null || value === undefined) continue;
@@ -14,7 +14,7 @@ function apply(element, attributes) {
     } else if (name === "text") {
       element.textContent = String(value);
     } else {
-      element.setAttribute(name === "class" ? "class" : name, value === true ? "" : String(value));
+      element.setAttribute(name, value === true ? "" : String(value));
     }
   }
 }

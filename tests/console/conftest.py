@@ -192,7 +192,6 @@ def daemon(tmp_path_factory) -> Daemon:
 class Seeded:
     """What the seed wrote, for the tests to look for."""
 
-    users: list[str]
     tool_user: str
     tool_conversation: int
     long_user: str
@@ -216,7 +215,6 @@ def seed_store(daemon: Daemon) -> Seeded:
     if stats["total_conversations"] != 0:
         pytest.fail(f"the store of the test must be empty; it holds {stats}")
     seeded = Seeded(
-        users=[],
         tool_user="feishu:group:alice",
         tool_conversation=0,
         long_user="feishu:group:bob",
@@ -229,7 +227,6 @@ def seed_store(daemon: Daemon) -> Seeded:
         body = {"user_key": user_key, "platform": platform}
         if chat_id:
             body["chat_id"] = chat_id
-        seeded.users.append(user_key)
         return daemon.post("/v1/conversations", body)["id"]
 
     def save(conversation: int, messages: list[dict]) -> list[dict]:

@@ -198,6 +198,7 @@ def test_the_chart_draws_the_last_30_days(page: Page, daemon: Daemon, seeded: Se
     daily = daemon.get("/v1/stats/daily?days=30")["days"]
     today = daily[0]
     assert today["messages"] >= seeded.saved_today, daily[:2]
+    assert today["tokens"] >= seeded.tokens_today, daily[:2]
     bars = chart.locator("rect.bar")
     expect(bars).to_have_count(30)
     newest = bars.nth(29)
