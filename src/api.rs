@@ -12,6 +12,7 @@ mod auth;
 mod bulk;
 mod console;
 mod conversations;
+mod editing;
 mod error;
 mod extract;
 mod messages;

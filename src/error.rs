@@ -16,6 +16,10 @@ pub enum StoreError {
         /// What is wrong with it.
         message: String,
     },
+    /// The record to create exists already (a fork onto a user key in use). Nothing was
+    /// written.
+    #[error("{0}")]
+    Conflict(String),
     /// The database cannot be reached, or stayed locked past the busy timeout. The call
     /// may be retried; nothing of it was committed.
     #[error("database unavailable: {0}")]

@@ -97,6 +97,13 @@ pub struct Conversation {
     pub message_count: i64,
     /// The persona the bot currently plays in this conversation.
     pub active_persona_id: Option<String>,
+    /// The summary's checkpoint: the newest message the summary stands for; `null`
+    /// while none is set.
+    #[serde(default)]
+    pub summary_covers_through_id: Option<i64>,
+    /// Tokens of the summary while a checkpoint is set, else 0.
+    #[serde(default)]
+    pub summary_tokens: i64,
 }
 
 /// One stored message.

@@ -3,6 +3,8 @@
 //! send the same requests.
 
 mod checked;
+mod context;
+mod editing;
 mod handlers;
 mod history;
 pub mod import;
@@ -18,7 +20,7 @@ use actix::prelude::*;
 use crate::db::conn::{Access, DbConn};
 use crate::db::{Db, DbSettings};
 use crate::error::StoreError;
-pub use checked::CheckedMessage;
+pub use checked::{CheckedCheckpoint, CheckedMessage};
 use writes::{WriteQueue, WriteRequest, WriteResult};
 
 /// Messages that may wait in the store's mailbox before senders are held back. Saves

@@ -61,6 +61,16 @@ pub struct Summary {
     #[serde(deserialize_with = "Option::deserialize")]
     #[schema(required = true, pattern = "^[^\\u0000]*$")]
     pub summary: Option<String>,
+    /// The checkpoint: the newest message (of this conversation) the summary stands
+    /// for; a context call starts after it. Absent: no checkpoint.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub covers_through_id: Option<i64>,
+    /// The summary's token count (0 to 2^31-1, default 0), only with
+    /// `covers_through_id`.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 2_147_483_647)]
+    pub tokens: Option<i64>,
 }
 
 /// Body of `PUT /v1/conversations/{id}/persona`.
@@ -195,7 +205,7 @@ pub async fn usage(
     Ok(HttpResponse::Ok().json(ask(&state, request).await?))
 }
 
-/// Sets or clears the summary.
+/// Sets or clears the summary and its checkpoint.
 #[utoipa::path(
     tag = "conversations",
     params(ConversationId),
@@ -211,6 +221,8 @@ pub async fn summary(
     let request = SetSummary {
         conversation_id: id.0,
         summary: body.summary,
+        covers_through_id: body.covers_through_id,
+        tokens: body.tokens,
     };
     Ok(HttpResponse::Ok().json(ask(&state, request).await?))
 }

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The conversation (or route) does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The record to create exists already.
+    #[error("{0}")]
+    Conflict(String),
     /// The route exists, but not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid_input",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -98,6 +102,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(what) => ApiError::Conflict(what),
             StoreError::InvalidInput { field, message } => ApiError::Invalid { field, message },
             StoreError::Unavailable(detail) => ApiError::Unavailable(detail),
             StoreError::Internal(detail) => ApiError::Internal(detail),
@@ -160,6 +165,7 @@ impl ResponseError for ApiError {
             ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -193,7 +199,7 @@ pub struct ErrorBody {
 /// The `error` object of an [`ErrorBody`].
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid_input`, `unauthorized`, `not_found`, `method_not_allowed`, `too_large`,
+    /// `invalid_input`, `unauthorized`, `not_found`, `conflict`, `method_not_allowed`, `too_large`,
     /// `unsupported_media_type`, `unavailable` or `internal`.
     pub code: &'static str,
     /// A human-readable text; for `invalid_input` it names the field.

@@ -1,5 +1,5 @@
-//! Extractors whose failures are [`ApiError`]s naming the field: the conversation id of a
-//! path, a JSON body, a query string.
+//! Extractors whose failures are [`ApiError`]s naming the field: the conversation and
+//! message ids of a path, a JSON body, a query string.
 
 use std::future::{Ready, ready};
 
@@ -17,15 +17,38 @@ use super::query;
 #[derive(Debug, Clone, Copy)]
 pub struct ConversationId(pub i64);
 
+/// The `{message_id}` of a path: a positive 64-bit integer, else 400 naming
+/// `message_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageId(pub i64);
+
+/// The positive 64-bit integer `text`, the path segment `name`; else 400 naming it.
+fn path_id(name: &str, text: &str) -> Result<i64, ApiError> {
+    text.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::invalid(name, format!("{text:?} is not a positive 64-bit integer"))
+    })
+}
+
+/// The OpenAPI parameter of the path segment `name`: a positive 64-bit integer.
+fn id_parameter(name: &str, description: &str) -> Parameter {
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int64,
+        )))
+        .minimum(Some(1));
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
 impl ConversationId {
     fn parse(text: &str) -> Result<Self, ApiError> {
-        text.parse()
-            .ok()
-            .filter(|id| *id > 0)
-            .map(ConversationId)
-            .ok_or_else(|| {
-                ApiError::invalid("id", format!("{text:?} is not a positive 64-bit integer"))
-            })
+        path_id("id", text).map(ConversationId)
     }
 }
 
@@ -40,21 +63,23 @@ impl FromRequest for ConversationId {
 
 impl utoipa::IntoParams for ConversationId {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let schema = ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::Int64,
-            )))
-            .minimum(Some(1));
-        vec![
-            ParameterBuilder::new()
-                .name("id")
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .description(Some("The conversation id"))
-                .schema(Some(schema))
-                .build(),
-        ]
+        vec![id_parameter("id", "The conversation id")]
+    }
+}
+
+impl FromRequest for MessageId {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let text = req.match_info().get("message_id").unwrap_or_default();
+        ready(path_id("message_id", text).map(MessageId))
+    }
+}
+
+impl utoipa::IntoParams for MessageId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![id_parameter("message_id", "The message id")]
     }
 }
 

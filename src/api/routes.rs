@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::error::ErrorBody;
-use super::{admin, bulk, console, conversations, messages, ops, stats, transfer};
+use super::{admin, bulk, console, conversations, editing, messages, ops, stats, transfer};
 use crate::store::requests::OnConflict;
 
 /// Declares the routes once: registration and the OpenAPI document come from the same
@@ -58,6 +58,10 @@ routes! {
         messages::save_batch,
         messages::history,
         messages::clear,
+        editing::truncate,
+        editing::delete_message,
+        editing::fork,
+        editing::context,
         transfer::export,
         transfer::import,
         stats::stats,

@@ -79,19 +79,32 @@ pub async fn touch_identity(
     }
 }
 
-/// Adds saved messages to a conversation's counters and records the activity.
-pub async fn add_messages(
+/// Adds usage not tied to a message to a conversation's tokens and records the activity.
+pub async fn add_usage(
     conn: &mut DbConn<'_>,
     id_: i64,
-    messages: i64,
     tokens: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     with_conn!(conn, |c| diesel::update(conversations.find(id_))
         .set((
-            message_count.eq(message_count + messages),
             total_tokens.eq(total_tokens + tokens),
-            last_activity.eq(now),
+            last_activity.eq(now)
+        ))
+        .execute(c)
+        .await)
+}
+
+/// Adds one batch's saved messages to a conversation's counters and records the
+/// activity.
+async fn add_messages(conn: &mut DbConn<'_>, delta: &CounterDelta) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::update(conversations.find(delta.id))
+        .set((
+            message_count.eq(message_count + delta.messages),
+            total_tokens.eq(total_tokens + delta.tokens),
+            message_tokens.eq(message_tokens + delta.tokens),
+            user_messages.eq(user_messages + delta.user_messages),
+            last_activity.eq(delta.last_activity),
         ))
         .execute(c)
         .await)
@@ -106,6 +119,8 @@ pub struct CounterDelta {
     pub messages: i64,
     /// Tokens added.
     pub tokens: i64,
+    /// `user` messages (turns) added.
+    pub user_messages: i64,
     /// The new last activity.
     pub last_activity: NaiveDateTime,
 }
@@ -119,14 +134,7 @@ pub async fn add_to_counters(conn: &mut DbConn<'_>, deltas: &[CounterDelta]) -> 
     let backend = conn.backend();
     if backend == Backend::Sqlite {
         for delta in deltas {
-            add_messages(
-                conn,
-                delta.id,
-                delta.messages,
-                delta.tokens,
-                delta.last_activity,
-            )
-            .await?;
+            add_messages(conn, delta).await?;
         }
         return Ok(());
     }
@@ -134,15 +142,19 @@ pub async fn add_to_counters(conn: &mut DbConn<'_>, deltas: &[CounterDelta]) -> 
         let statement = dialect::counters_update(backend, chunk.len());
         with_conn!(conn, |c| {
             let mut query = diesel::sql_query(statement.as_str()).into_boxed();
-            for delta in chunk {
-                query = query
-                    .bind::<BigInt, _>(delta.id)
-                    .bind::<BigInt, _>(delta.messages);
-            }
-            for delta in chunk {
-                query = query
-                    .bind::<BigInt, _>(delta.id)
-                    .bind::<BigInt, _>(delta.tokens);
+            // In the order of `dialect::COUNTER_COLUMNS`.
+            let added: [fn(&CounterDelta) -> i64; 4] = [
+                |d| d.messages,
+                |d| d.tokens,
+                |d| d.tokens,
+                |d| d.user_messages,
+            ];
+            for value in added {
+                for delta in chunk {
+                    query = query
+                        .bind::<BigInt, _>(delta.id)
+                        .bind::<BigInt, _>(value(delta));
+                }
             }
             for delta in chunk {
                 query = query
@@ -158,17 +170,155 @@ pub async fn add_to_counters(conn: &mut DbConn<'_>, deltas: &[CounterDelta]) -> 
     Ok(())
 }
 
-/// Sets the summary; `None` clears it.
+/// The conversation with this id, its row locked until the transaction ends (the
+/// server backends lock it `FOR UPDATE`; SQLite's write transaction already holds the
+/// whole database), so that an edit and a concurrent group commit to it serialize.
+pub async fn lock(conn: &mut DbConn<'_>, id_: i64) -> QueryResult<Option<ConversationRow>> {
+    with_conn!(
+        conn,
+        |c| conversations
+            .find(id_)
+            .for_update()
+            .select(ConversationRow::as_select())
+            .first(c)
+            .await
+            .optional(),
+        sqlite: |c| conversations
+            .find(id_)
+            .select(ConversationRow::as_select())
+            .first(c)
+            .await
+            .optional()
+    )
+}
+
+/// What removing messages from a conversation does to its checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointChange {
+    /// The removed messages all lie after the checkpoint (or none is set).
+    Keep,
+    /// The checkpoint's message is among them: the checkpoint goes.
+    Clear,
+    /// Messages before the checkpoint went: they are no longer covered.
+    Uncover {
+        /// Their tokens.
+        tokens: i64,
+        /// Their `user` messages.
+        user_messages: i64,
+    },
+}
+
+/// Messages removed from one conversation, as its counters see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    /// How many.
+    pub messages: i64,
+    /// Their tokens (only theirs: usage not tied to a message stays counted).
+    pub tokens: i64,
+    /// How many of them were `user` messages.
+    pub user_messages: i64,
+    /// What becomes of the checkpoint.
+    pub checkpoint: CheckpointChange,
+}
+
+/// Takes removed messages out of a conversation's counters (and checkpoint) and records
+/// the activity.
+pub async fn remove_messages(
+    conn: &mut DbConn<'_>,
+    id_: i64,
+    removal: &Removal,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let counters = (
+        message_count.eq(message_count - removal.messages),
+        total_tokens.eq(total_tokens - removal.tokens),
+        message_tokens.eq(message_tokens - removal.tokens),
+        user_messages.eq(user_messages - removal.user_messages),
+        last_activity.eq(now),
+    );
+    let target = conversations.find(id_);
+    match removal.checkpoint {
+        CheckpointChange::Keep => with_conn!(conn, |c| diesel::update(target)
+            .set(counters)
+            .execute(c)
+            .await),
+        CheckpointChange::Clear => with_conn!(conn, |c| diesel::update(target)
+            .set((counters, no_checkpoint()))
+            .execute(c)
+            .await),
+        CheckpointChange::Uncover {
+            tokens,
+            user_messages: users,
+        } => with_conn!(conn, |c| diesel::update(target)
+            .set((
+                counters,
+                covered_tokens.eq(covered_tokens - tokens),
+                covered_user_messages.eq(covered_user_messages - users),
+            ))
+            .execute(c)
+            .await),
+    }
+}
+
+/// A summary checkpoint as the conversation row holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The newest message the summary stands for.
+    pub through_id: i64,
+    /// Tokens of the summary.
+    pub summary_tokens: i64,
+    /// Tokens of the messages up to `through_id`.
+    pub covered_tokens: i64,
+    /// `user` messages up to `through_id`.
+    pub covered_user_messages: i64,
+}
+
+/// The assignments that leave a conversation without a checkpoint.
+#[expect(
+    clippy::type_complexity,
+    reason = "diesel's assignment types, spelt out once here"
+)]
+fn no_checkpoint() -> (
+    diesel::dsl::Eq<summary_covers_through_id, Option<i64>>,
+    diesel::dsl::Eq<summary_tokens, i64>,
+    diesel::dsl::Eq<covered_tokens, i64>,
+    diesel::dsl::Eq<covered_user_messages, i64>,
+) {
+    (
+        summary_covers_through_id.eq(None::<i64>),
+        summary_tokens.eq(0i64),
+        covered_tokens.eq(0i64),
+        covered_user_messages.eq(0i64),
+    )
+}
+
+/// Sets the summary and its checkpoint; `None` as the summary clears both, and a
+/// summary without a checkpoint stands for nothing in particular.
 pub async fn set_summary(
     conn: &mut DbConn<'_>,
     id_: i64,
     text: Option<&str>,
+    checkpoint: Option<Checkpoint>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    with_conn!(conn, |c| diesel::update(conversations.find(id_))
-        .set((summary.eq(text), last_activity.eq(now)))
-        .execute(c)
-        .await)
+    let target = conversations.find(id_);
+    let set = (summary.eq(text), last_activity.eq(now));
+    match checkpoint {
+        None => with_conn!(conn, |c| diesel::update(target)
+            .set((set, no_checkpoint()))
+            .execute(c)
+            .await),
+        Some(point) => with_conn!(conn, |c| diesel::update(target)
+            .set((
+                set,
+                summary_covers_through_id.eq(Some(point.through_id)),
+                summary_tokens.eq(point.summary_tokens),
+                covered_tokens.eq(point.covered_tokens),
+                covered_user_messages.eq(point.covered_user_messages),
+            ))
+            .execute(c)
+            .await),
+    }
 }
 
 /// Sets the active persona; `None` clears it.
@@ -184,13 +334,18 @@ pub async fn set_persona(
         .await)
 }
 
-/// Resets counters and summary after the messages were cleared.
+/// Resets counters, summary and checkpoint after the messages were cleared.
 pub async fn reset(conn: &mut DbConn<'_>, id_: i64, now: NaiveDateTime) -> QueryResult<usize> {
     with_conn!(conn, |c| diesel::update(conversations.find(id_))
         .set((
-            message_count.eq(0i64),
-            total_tokens.eq(0i64),
+            (
+                message_count.eq(0i64),
+                total_tokens.eq(0i64),
+                message_tokens.eq(0i64),
+                user_messages.eq(0i64),
+            ),
             summary.eq(None::<String>),
+            no_checkpoint(),
             last_activity.eq(now),
         ))
         .execute(c)

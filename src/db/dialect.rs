@@ -41,9 +41,20 @@ pub fn last_insert_id() -> SqlLiteral<BigInt> {
     sql("CAST(LAST_INSERT_ID() AS SIGNED)")
 }
 
+/// The columns [`counters_update`] sets, in the order their CASE arms are bound: each
+/// column's name, and whether the arm's value is added to it (else it replaces it).
+pub const COUNTER_COLUMNS: [(&str, bool); 5] = [
+    ("message_count", true),
+    ("total_tokens", true),
+    ("message_tokens", true),
+    ("user_messages", true),
+    ("last_activity", false),
+];
+
 /// The UPDATE that moves the counters of `n` conversations (see
-/// `conversation_table::add_to_counters`), with the backend's bind
-/// placeholders (`?`, or `$1, $2, ...` on PostgreSQL).
+/// `conversation_table::add_to_counters`): a CASE on the id per column of
+/// [`COUNTER_COLUMNS`], with the backend's bind placeholders (`?`, or `$1, $2, ...` on
+/// PostgreSQL).
 pub fn counters_update(backend: Backend, n: usize) -> String {
     let mut bound = 0;
     let mut next = || {
@@ -63,15 +74,14 @@ pub fn counters_update(backend: Backend, n: usize) -> String {
             format!("{column} = CASE id{arms} END")
         }
     };
-    let sets = [
-        cases("message_count", true),
-        cases("total_tokens", true),
-        cases("last_activity", false),
-    ]
-    .join(", ");
+    let sets: Vec<String> = COUNTER_COLUMNS
+        .iter()
+        .map(|&(column, add)| cases(column, add))
+        .collect();
     let ids: Vec<String> = (0..n).map(|_| next()).collect();
     format!(
-        "UPDATE conversations SET {sets} WHERE id IN ({})",
+        "UPDATE conversations SET {} WHERE id IN ({})",
+        sets.join(", "),
         ids.join(", ")
     )
 }

@@ -6,6 +6,7 @@ use diesel::result::QueryResult;
 use diesel_async::RunQueryDsl;
 
 use super::conn::{DbConn, insert_returning_id, with_conn};
+use super::dialect;
 use super::rows::{MessageRow, NewMessageRow};
 use super::schema::messages::dsl::*;
 
@@ -67,13 +68,14 @@ pub async fn insert_all(conn: &mut DbConn<'_>, rows: &[NewMessageRow<'_>]) -> Qu
     )
 }
 
-/// Up to `limit` messages of a conversation, newest first, older than `before` if given.
-/// Reads the tail of the (conversation_id, id) index: the cost follows `limit`, not the
-/// length of the conversation.
+/// Up to `limit` messages of a conversation, newest first, older than `before` and newer
+/// than `after` if given. Reads the tail of the (conversation_id, id) index: the cost
+/// follows `limit`, not the length of the conversation.
 pub async fn tail(
     conn: &mut DbConn<'_>,
     conversation: i64,
     before: Option<i64>,
+    after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<MessageRow>> {
     // Without `before`, no `id < ?` bound at all: SQLite (STAT4) re-prepares a statement
@@ -87,6 +89,9 @@ pub async fn tail(
             .into_boxed();
         if let Some(before) = before {
             query = query.filter(id.lt(before));
+        }
+        if let Some(after) = after {
+            query = query.filter(id.gt(after));
         }
         query.load(c).await
     })
@@ -122,6 +127,143 @@ pub async fn with_keys(
         .select(MessageRow::as_select())
         .load(c)
         .await)
+}
+
+/// The message `message` if it belongs to `conversation`.
+pub async fn find_in(
+    conn: &mut DbConn<'_>,
+    conversation: i64,
+    message: i64,
+) -> QueryResult<Option<MessageRow>> {
+    with_conn!(conn, |c| messages
+        .filter(id.eq(message))
+        .filter(conversation_id.eq(conversation))
+        .select(MessageRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// Counts over a range of a conversation's messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Queryable)]
+pub struct Totals {
+    /// Messages.
+    pub messages: i64,
+    /// Their tokens.
+    pub tokens: i64,
+    /// Their `user` messages.
+    pub user_messages: i64,
+}
+
+/// Message count, tokens and `user` messages of a conversation's messages newer than
+/// `after` (all, when `None`) and at most `through` (no bound, when `None`). Reads the
+/// range of the (conversation_id, id) index it counts.
+pub async fn totals(
+    conn: &mut DbConn<'_>,
+    conversation: i64,
+    after: Option<i64>,
+    through: Option<i64>,
+) -> QueryResult<Totals> {
+    let backend = conn.backend();
+    with_conn!(conn, |c| {
+        let mut query = messages
+            .filter(conversation_id.eq(conversation))
+            .select((
+                diesel::dsl::count_star(),
+                dialect::sum_bigint(backend, "tokens"),
+                dialect::sum_bigint(backend, "CASE WHEN role = 'user' THEN 1 ELSE 0 END"),
+            ))
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(id.gt(after));
+        }
+        if let Some(through) = through {
+            query = query.filter(id.le(through));
+        }
+        query.get_result(c).await
+    })
+}
+
+/// Deletes the messages of `conversation` from the id `from` on; returns how many went.
+pub async fn delete_from(
+    conn: &mut DbConn<'_>,
+    conversation: i64,
+    from: i64,
+) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::delete(
+        messages
+            .filter(conversation_id.eq(conversation))
+            .filter(id.ge(from))
+    )
+    .execute(c)
+    .await)
+}
+
+/// Deletes one message; returns how many went (0 or 1).
+pub async fn delete_one(conn: &mut DbConn<'_>, message: i64) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::delete(messages.find(message))
+        .execute(c)
+        .await)
+}
+
+/// Copies the messages of `from` up to `through` (all, when `None`) into `to`, in
+/// their order, in one INSERT ... SELECT: roles, contents, times, tokens, metadata and
+/// idempotency keys. Returns how many were copied.
+pub async fn copy(
+    conn: &mut DbConn<'_>,
+    from: i64,
+    to: i64,
+    through: Option<i64>,
+) -> QueryResult<usize> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    with_conn!(conn, |c| {
+        let mut source = messages
+            .filter(conversation_id.eq(from))
+            .order(id)
+            .select((
+                sql::<BigInt>("").bind::<BigInt, _>(to),
+                role,
+                content,
+                timestamp,
+                tokens,
+                metadata_json,
+                idempotency_key,
+            ))
+            .into_boxed();
+        if let Some(through) = through {
+            source = source.filter(id.le(through));
+        }
+        diesel::insert_into(messages)
+            .values(source)
+            .into_columns((
+                conversation_id,
+                role,
+                content,
+                timestamp,
+                tokens,
+                metadata_json,
+                idempotency_key,
+            ))
+            .execute(c)
+            .await
+    })
+}
+
+/// The id of the message at 0-based `position` in `conversation`, by id.
+pub async fn id_at(
+    conn: &mut DbConn<'_>,
+    conversation: i64,
+    position: i64,
+) -> QueryResult<Option<i64>> {
+    with_conn!(conn, |c| messages
+        .filter(conversation_id.eq(conversation))
+        .order(id)
+        .offset(position)
+        .select(id)
+        .first(c)
+        .await
+        .optional())
 }
 
 /// Deletes every message of the given conversations; returns how many went.

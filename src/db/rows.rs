@@ -36,6 +36,18 @@ pub struct ConversationRow {
     pub message_count: i64,
     /// Active persona.
     pub active_persona_id: Option<String>,
+    /// The summary's checkpoint.
+    pub summary_covers_through_id: Option<i64>,
+    /// Tokens of the summary (0 without a checkpoint).
+    pub summary_tokens: i64,
+    /// Tokens of the stored messages.
+    pub message_tokens: i64,
+    /// Stored `user` messages.
+    pub user_messages: i64,
+    /// Message tokens up to the checkpoint.
+    pub covered_tokens: i64,
+    /// User messages up to the checkpoint.
+    pub covered_user_messages: i64,
 }
 
 impl From<ConversationRow> for Conversation {
@@ -51,6 +63,8 @@ impl From<ConversationRow> for Conversation {
             total_tokens: row.total_tokens,
             message_count: row.message_count,
             active_persona_id: row.active_persona_id,
+            summary_covers_through_id: row.summary_covers_through_id,
+            summary_tokens: row.summary_tokens,
         }
     }
 }
@@ -77,6 +91,18 @@ pub struct NewConversationRow<'a> {
     pub message_count: i64,
     /// Active persona.
     pub active_persona_id: Option<&'a str>,
+    /// The summary's checkpoint.
+    pub summary_covers_through_id: Option<i64>,
+    /// Tokens of the summary (0 without a checkpoint).
+    pub summary_tokens: i64,
+    /// Tokens of the stored messages.
+    pub message_tokens: i64,
+    /// Stored `user` messages.
+    pub user_messages: i64,
+    /// Message tokens up to the checkpoint.
+    pub covered_tokens: i64,
+    /// User messages up to the checkpoint.
+    pub covered_user_messages: i64,
 }
 
 /// A row of `messages`.

@@ -26,6 +26,18 @@ diesel::table! {
         message_count -> BigInt,
         /// The persona the bot plays.
         active_persona_id -> Nullable<Text>,
+        /// The newest message the summary stands for (the checkpoint), if one is set.
+        summary_covers_through_id -> Nullable<BigInt>,
+        /// Tokens of the summary while a checkpoint is set, else 0.
+        summary_tokens -> BigInt,
+        /// Tokens of the stored messages (`total_tokens` less usage not tied to one).
+        message_tokens -> BigInt,
+        /// Stored `user` messages: the turns.
+        user_messages -> BigInt,
+        /// `message_tokens` of the messages up to the checkpoint (0 without one).
+        covered_tokens -> BigInt,
+        /// `user_messages` up to the checkpoint (0 without one).
+        covered_user_messages -> BigInt,
     }
 }
 

@@ -1,7 +1,8 @@
 //! A message that passed every check ([`CheckedMessage`]), and the two shapes it takes
 //! after that: the row it is inserted as, and the stored message it answers with once
 //! the database gave it an id. Its metadata is parsed once (from the request) and
-//! written as JSON text once (by the check).
+//! written as JSON text once (by the check). Also a summary checkpoint that passed its
+//! checks ([`CheckedCheckpoint`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -55,4 +56,14 @@ impl CheckedMessage {
             idempotency_key: self.idempotency_key,
         }
     }
+}
+
+/// A summary checkpoint that passed its checks: the newest message the summary stands
+/// for (its conversation is checked when it is set), and the summary's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedCheckpoint {
+    /// The newest message the summary stands for.
+    pub through_id: i64,
+    /// The summary's tokens, 0 to 2^31-1.
+    pub tokens: i64,
 }

@@ -3,6 +3,7 @@
 //! they share. Saves go through the group-commit queue instead of a connection.
 
 mod conversations;
+mod editing;
 mod maintenance;
 mod messages;
 mod transfer;

@@ -49,14 +49,36 @@ pub async fn load(
     conversation_id: i64,
     window: HistoryWindow,
 ) -> Result<Vec<StoredMessage>, StoreError> {
+    Ok(scan(conn, conversation_id, window, None).await?.messages)
+}
+
+/// A window read from the tail of a conversation.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Its messages, oldest first.
+    pub messages: Vec<StoredMessage>,
+    /// Whether it holds every message of the range read: nothing was left out.
+    pub complete: bool,
+}
+
+/// The messages of `conversation_id` in `window` that are newer than `after` (all, when
+/// `None`), oldest first. The oldest message of that range starts a window whatever its
+/// role.
+pub async fn scan(
+    conn: &mut DbConn<'_>,
+    conversation_id: i64,
+    window: HistoryWindow,
+    after: Option<i64>,
+) -> Result<Window, StoreError> {
     // Newest first while reading; `fit` is how many of them make the best window so far.
     let mut newest_first: Vec<MessageRow> = Vec::new();
     let mut fit = 0;
     let (mut turns, mut tokens) = (0i64, 0i64);
     let mut cursor = window.before_id;
     let mut chunk = window.first_chunk();
+    let mut complete = false;
     'reading: loop {
-        let rows = message_table::tail(conn, conversation_id, cursor, chunk).await?;
+        let rows = message_table::tail(conn, conversation_id, cursor, after, chunk).await?;
         let reached_start = (rows.len() as i64) < chunk;
         for row in rows {
             tokens += i64::from(row.tokens);
@@ -74,16 +96,17 @@ pub async fn load(
             }
         }
         if reached_start {
-            // The first message of a conversation starts a window whatever its role.
             fit = newest_first.len();
+            complete = true;
             break;
         }
         chunk = (chunk * 2).min(MAX_CHUNK);
     }
     newest_first.truncate(fit);
     newest_first.reverse();
-    newest_first
+    let messages = newest_first
         .into_iter()
         .map(StoredMessage::try_from)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Window { messages, complete })
 }

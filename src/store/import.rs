@@ -1,7 +1,9 @@
 //! Importing an export document (this store's, or one the Python original wrote:
 //! naive timestamps, `metadata` null or an object, a `conversation_id` in each message):
 //! reading it strictly, field by field, into an [`ImportDocument`] whose every field is
-//! checked and whose times are settled, then writing it in one transaction.
+//! checked and whose times are settled, then writing it in one transaction. A summary
+//! checkpoint names a message by its id in the document; it is set on that message's
+//! copy (documents without one import as before).
 
 use std::collections::HashMap;
 
@@ -13,8 +15,9 @@ use super::operations::conversation;
 use super::requests::{Obtained, OnConflict};
 use super::validate;
 use crate::db::conn::DbConn;
+use crate::db::conversation_table::{self, Checkpoint};
+use crate::db::message_table;
 use crate::db::rows::{NewConversationRow, NewMessageRow};
-use crate::db::{conversation_table, message_table};
 use crate::error::StoreError;
 use crate::model::{Role, timestamp};
 
@@ -41,6 +44,9 @@ pub struct ImportDocument {
     pub active_persona_id: Option<String>,
     /// The messages, in document order; one without a time gets the last activity.
     pub messages: Vec<CheckedMessage>,
+    /// The summary's checkpoint: the position in `messages` of the newest message it
+    /// stands for, and the summary's tokens.
+    pub checkpoint: Option<(usize, i64)>,
 }
 
 /// Checks a document to import and reads it; the error names the first bad field
@@ -141,6 +147,28 @@ pub fn read_document(
         messages.push((checked, fields.optional_time("timestamp")?));
     }
 
+    let checkpoint = match conversation.optional_int("summary_covers_through_id")? {
+        None => None,
+        Some(_) if summary.is_none() => {
+            return Err(StoreError::invalid(
+                "conversation.summary_covers_through_id",
+                "needs a summary",
+            ));
+        }
+        Some(through) => {
+            let position = ids.get(&through).copied().ok_or_else(|| {
+                StoreError::invalid(
+                    "conversation.summary_covers_through_id",
+                    format!("{through} is not the id of a message of the document"),
+                )
+            })?;
+            let tokens = conversation.optional_int("summary_tokens")?.unwrap_or(0);
+            let tokens =
+                validate::tokens("summary_tokens", tokens).map_err(|e| conversation.rename(e))?;
+            Some((position, i64::from(tokens)))
+        }
+    };
+
     let first = messages.iter().filter_map(|(_, time)| *time).min();
     let last = messages.iter().filter_map(|(_, time)| *time).max();
     let created_at = conversation
@@ -170,6 +198,7 @@ pub fn read_document(
         total_tokens: total_tokens.unwrap_or(message_tokens),
         active_persona_id: persona.map(str::to_string),
         messages,
+        checkpoint,
     })
 }
 
@@ -202,10 +231,35 @@ pub(crate) async fn import(
         total_tokens: document.total_tokens,
         message_count: document.messages.len() as i64,
         active_persona_id: document.active_persona_id.as_deref(),
+        summary_covers_through_id: None,
+        summary_tokens: 0,
+        message_tokens: document.messages.iter().map(|m| i64::from(m.tokens)).sum(),
+        user_messages: document
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .count() as i64,
+        covered_tokens: 0,
+        covered_user_messages: 0,
     };
     let id = conversation_table::insert(conn, &row).await?;
     let rows: Vec<NewMessageRow> = document.messages.iter().map(|m| m.row(id)).collect();
     message_table::insert_all(conn, &rows).await?;
+    if let Some((position, summary_tokens)) = document.checkpoint {
+        let through_id = message_table::id_at(conn, id, position as i64)
+            .await?
+            .ok_or_else(|| StoreError::Internal("an imported checkpoint has no message".into()))?;
+        let covered = &document.messages[..=position];
+        let point = Checkpoint {
+            through_id,
+            summary_tokens,
+            covered_tokens: covered.iter().map(|m| i64::from(m.tokens)).sum(),
+            covered_user_messages: covered.iter().filter(|m| m.role == Role::User).count() as i64,
+        };
+        let summary = document.summary.as_deref();
+        conversation_table::set_summary(conn, id, summary, Some(point), document.last_activity)
+            .await?;
+    }
     Ok(Obtained {
         conversation: conversation(conn, id).await?,
         created: true,

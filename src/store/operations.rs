@@ -97,6 +97,12 @@ pub async fn get_or_create(
             total_tokens: 0,
             message_count: 0,
             active_persona_id: None,
+            summary_covers_through_id: None,
+            summary_tokens: 0,
+            message_tokens: 0,
+            user_messages: 0,
+            covered_tokens: 0,
+            covered_user_messages: 0,
         };
         match conversation_table::insert(conn, &row).await {
             Ok(id) => {

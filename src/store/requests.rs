@@ -295,7 +295,10 @@ pub struct MaintenanceReport {
     pub duration_ms: u64,
 }
 
-/// Sets or clears a conversation's summary.
+/// Sets or clears a conversation's summary and its checkpoint. With
+/// `covers_through_id`, the summary stands for every message up to that one (a message
+/// of this conversation), and a context call starts after it; `tokens` is what the
+/// summary itself costs. `None` as the summary clears it and its checkpoint.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Conversation, StoreError>")]
 pub struct SetSummary {
@@ -303,6 +306,10 @@ pub struct SetSummary {
     pub conversation_id: i64,
     /// The summary; `None` clears it.
     pub summary: Option<String>,
+    /// The newest message the summary stands for; `None`: no checkpoint.
+    pub covers_through_id: Option<i64>,
+    /// The summary's token count (0 to 2^31-1; only with `covers_through_id`).
+    pub tokens: Option<i64>,
 }
 
 /// Sets or clears a conversation's active persona.
@@ -331,6 +338,124 @@ pub struct CheckTokenBudget {
     pub user_key: String,
     /// The budget (>= 0).
     pub budget: i64,
+}
+
+/// Where a [`Truncate`] cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Remove every message newer than this message id (one of the conversation's).
+    After(i64),
+    /// Remove the newest n messages (1 to 100000; fewer when the conversation holds
+    /// fewer).
+    Last(i64),
+}
+
+/// Removes the newest messages of a conversation (the undo of a turn, a regenerated
+/// answer, a session's pop). Counters move in the same transaction; a checkpoint whose
+/// message goes is cleared.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Truncated, StoreError>")]
+pub struct Truncate {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// Where to cut.
+    pub cut: Cut,
+}
+
+/// What a [`Truncate`] removed, and the conversation after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Truncated {
+    /// The removed messages, oldest first.
+    pub removed: Vec<StoredMessage>,
+    /// The conversation as stored now.
+    pub conversation: Conversation,
+}
+
+/// Deletes one message of a conversation (moderation, a user's request to forget it).
+/// Counters move in the same transaction; a checkpoint on it is cleared. `NotFound`
+/// when the conversation holds no such message.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct DeleteMessage {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The message.
+    pub message_id: i64,
+}
+
+/// Copies a conversation into a new one (a branch to try another path): a new user key,
+/// the source's platform and chat id unless given, and copies of its messages up to
+/// `through_id` (all, when `None`) with their roles, contents, tokens, metadata,
+/// idempotency keys and times, in one statement. The summary and its checkpoint come
+/// along when the checkpoint lies within the copies (a summary without a checkpoint
+/// when every message is copied), and so does the persona. The fork's `total_tokens`
+/// are its messages' tokens (usage not tied to a message stays with the source).
+/// `Conflict` when the user key has a conversation.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Conversation, StoreError>")]
+pub struct ForkConversation {
+    /// The conversation to copy.
+    pub conversation_id: i64,
+    /// The new conversation's user (1 to 255 characters, not in use).
+    pub user_key: String,
+    /// Its platform; `None`: the source's.
+    pub platform: Option<String>,
+    /// Its chat id; `None`: the source's.
+    pub chat_id: Option<String>,
+    /// The newest message to copy (one of the source's); `None`: all.
+    pub through_id: Option<i64>,
+}
+
+/// The context of a turn: what a bot sends its model, in one call.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<TurnContext, StoreError>")]
+pub struct LoadContext {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// How much of it.
+    pub budget: ContextBudget,
+}
+
+/// How large a context a [`LoadContext`] returns (also the query of `GET
+/// .../context`). With neither limit, the last `max_history_turns` turns (config, 20).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContextBudget {
+    /// The model's budget: the summary's tokens plus the returned messages' tokens stay
+    /// within it. 1 to 10^9.
+    #[param(minimum = 1, maximum = 1_000_000_000)]
+    pub max_tokens: Option<i64>,
+    /// At most this many turns, 1 to 10000.
+    #[param(minimum = 1, maximum = 10_000)]
+    pub max_turns: Option<i64>,
+}
+
+/// What a [`LoadContext`] answers: the persona, the summary when a checkpoint is set,
+/// and, oldest first, the newest whole turns after the checkpoint (all turns when none
+/// is set) that fit the budget. `omitted_turns` and `omitted_tokens` count the whole
+/// turns after the checkpoint that did not fit: when they are not 0, summarize them and
+/// set a new checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Context)]
+pub struct TurnContext {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The persona the bot plays.
+    pub persona_id: Option<String>,
+    /// The summary, when a checkpoint is set.
+    pub summary: Option<String>,
+    /// The checkpoint: the newest message the summary stands for.
+    pub summary_covers_through_id: Option<i64>,
+    /// The summary's tokens (0 without a checkpoint).
+    pub summary_tokens: i64,
+    /// The newest whole turns after the checkpoint that fit, oldest first.
+    pub messages: Vec<StoredMessage>,
+    /// Whole turns after the checkpoint left out.
+    pub omitted_turns: i64,
+    /// Their tokens.
+    pub omitted_tokens: i64,
+    /// `summary_tokens` plus the returned messages' tokens.
+    pub total_tokens: i64,
 }
 
 /// Stops the store once every queued save is committed and answered.

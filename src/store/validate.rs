@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::checked::CheckedMessage;
-use super::requests::{HistoryWindow, NewMessage};
+use super::checked::{CheckedCheckpoint, CheckedMessage};
+use super::requests::{HistoryWindow, NewMessage, SetSummary};
 use crate::error::StoreError;
 
 /// Longest user key, chat id, persona id and idempotency key, in characters.
@@ -219,6 +219,27 @@ pub fn message(
         metadata_json,
         idempotency_key: message.idempotency_key,
     })
+}
+
+/// The checkpoint a [`SetSummary`] asks for, if any: `covers_through_id` positive and
+/// only with a summary, `tokens` a token count and only with `covers_through_id`.
+pub fn checkpoint(request: &SetSummary) -> Result<Option<CheckedCheckpoint>, StoreError> {
+    let tokens = request.tokens.map(|t| tokens("tokens", t)).transpose()?;
+    match (request.covers_through_id, tokens) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(StoreError::invalid(
+            "tokens",
+            "counts a checkpoint's summary: give covers_through_id too",
+        )),
+        (Some(_), _) if request.summary.is_none() => Err(StoreError::invalid(
+            "covers_through_id",
+            "needs a summary (null clears the summary and its checkpoint)",
+        )),
+        (Some(through), tokens) => Ok(Some(CheckedCheckpoint {
+            through_id: positive("covers_through_id", through)?,
+            tokens: tokens.map_or(0, i64::from),
+        })),
+    }
 }
 
 /// A history window: each limit in its range, `before_id` positive; with no limit at

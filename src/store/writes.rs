@@ -15,7 +15,7 @@ use crate::db::conversation_table::{self, CounterDelta};
 use crate::db::message_table;
 use crate::db::rows::{MessageRow, NewMessageRow};
 use crate::error::StoreError;
-use crate::model::StoredMessage;
+use crate::model::{Role, StoredMessage};
 
 /// Most messages one commit takes from the queue; the rest wait for the next one.
 const MAX_MESSAGES_PER_COMMIT: usize = 4_096;
@@ -265,9 +265,11 @@ async fn apply(
                 id: conversation,
                 messages: 0,
                 tokens: 0,
+                user_messages: 0,
                 last_activity: row.timestamp,
             });
             delta.messages += 1;
+            delta.user_messages += i64::from(row.role == Role::User);
             delta.tokens += i64::from(row.tokens);
             delta.last_activity = delta.last_activity.max(row.timestamp);
             rows.push(row);

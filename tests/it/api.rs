@@ -9,6 +9,7 @@ mod bad_input;
 mod console;
 mod contract;
 mod conversations;
+mod editing;
 mod errors;
 mod messages;
 mod transfer;

@@ -3,6 +3,7 @@
 mod archive;
 mod concurrency;
 mod conversations;
+mod editing;
 mod history;
 mod import;
 mod locking;

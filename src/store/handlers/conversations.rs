@@ -9,7 +9,7 @@ use crate::db::conversation_table;
 use crate::error::StoreError;
 use crate::model::{BudgetStatus, Conversation, now};
 use crate::store::requests::*;
-use crate::store::{StoreActor, operations, validate};
+use crate::store::{StoreActor, editing, operations, validate};
 
 impl Handler<GetOrCreate> for StoreActor {
     type Result = Answer<Obtained>;
@@ -92,7 +92,7 @@ impl Handler<UpdateConversationStats> for StoreActor {
             ))
         };
         self.update(msg.conversation_id, check, async move |c, id, now| {
-            conversation_table::add_messages(c, id, 0, tokens, now).await
+            conversation_table::add_usage(c, id, tokens, now).await
         })
     }
 }
@@ -102,12 +102,17 @@ impl Handler<SetSummary> for StoreActor {
 
     fn handle(&mut self, msg: SetSummary, _: &mut Self::Context) -> Self::Result {
         let max = self.settings.max_content_bytes;
-        let summary = msg.summary;
-        let check = summary.as_deref().map_or(Ok(()), |text| {
-            validate::text("summary", text, max).map(drop)
+        let check = validate::conversation_id(msg.conversation_id).and_then(|id| {
+            if let Some(text) = msg.summary.as_deref() {
+                validate::text("summary", text, max)?;
+            }
+            Ok((id, validate::checkpoint(&msg)?))
         });
-        self.update(msg.conversation_id, check, async move |c, id, now| {
-            conversation_table::set_summary(c, id, summary.as_deref(), now).await
+        let now = now().naive_utc();
+        checked(check, |(id, checkpoint)| {
+            self.transaction(async move |c: &mut DbConn<'_>| {
+                editing::set_summary(c, id, msg.summary.as_deref(), checkpoint, now).await
+            })
         })
     }
 }

@@ -307,7 +307,7 @@ async fn the_openapi_document_lists_every_route() {
         "{}",
         document["openapi"]
     );
-    let routes: [(&str, &[&str]); 24] = [
+    let routes: [(&str, &[&str]); 28] = [
         ("/v1/conversations", &["get", "post"]),
         ("/v1/conversations/{id}", &["delete", "get"]),
         ("/v1/conversations/by-user/{user_key}", &["get"]),
@@ -318,6 +318,10 @@ async fn the_openapi_document_lists_every_route() {
         ("/v1/conversations/{id}/summary", &["put"]),
         ("/v1/conversations/{id}/persona", &["put"]),
         ("/v1/conversations/{id}/export", &["get"]),
+        ("/v1/conversations/{id}/truncate", &["post"]),
+        ("/v1/conversations/{id}/messages/{message_id}", &["delete"]),
+        ("/v1/conversations/{id}/fork", &["post"]),
+        ("/v1/conversations/{id}/context", &["get"]),
         ("/v1/import", &["post"]),
         ("/v1/stats", &["get"]),
         ("/v1/budget/{user_key}", &["get"]),
@@ -348,7 +352,7 @@ async fn the_openapi_document_lists_every_route() {
         listed.sort_unstable();
         assert_eq!(listed, methods, "{path}");
     }
-    assert_eq!(paths.len(), 24, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 28, "{:?}", paths.keys().collect::<Vec<_>>());
     let schemas = &document["components"]["schemas"];
     for schema in [
         "Conversation",
@@ -357,6 +361,8 @@ async fn the_openapi_document_lists_every_route() {
         "Stats",
         "ErrorBody",
         "JobStatus",
+        "Context",
+        "Truncated",
     ] {
         assert!(schemas.get(schema).is_some(), "schema {schema} is missing");
     }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::fixtures::http::{Server, invalid};
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 12] = [
     "id",
     "user_key",
     "platform",
@@ -17,6 +17,8 @@ const FIELDS: [&str; 10] = [
     "total_tokens",
     "message_count",
     "active_persona_id",
+    "summary_covers_through_id",
+    "summary_tokens",
 ];
 
 #[actix_rt::test]

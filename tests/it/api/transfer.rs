@@ -194,6 +194,8 @@ async fn the_whole_store_round_trips_through_ndjson() {
                     .send(SetSummary {
                         conversation_id: id,
                         summary: Some(format!("summary {n}")),
+                        covers_through_id: None,
+                        tokens: None,
                     })
                     .await
                     .unwrap()

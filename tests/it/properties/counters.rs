@@ -139,6 +139,8 @@ async fn check_counters(db: &TestDb, store: &Store, ops: Vec<Op>) -> Result<(), 
                     SetSummary {
                         conversation_id: id,
                         summary: summary.clone(),
+                        covers_through_id: None,
+                        tokens: None,
                     },
                 )
                 .await?;

@@ -133,3 +133,93 @@ backend_test!(
         );
     }
 );
+
+/// A conversation of `messages` messages (turns of a question and an answer, one token
+/// each), imported at once, with a checkpoint on its fourth message.
+async fn summarised(store: &Store, user_key: &str, messages: usize) -> i64 {
+    let items: Vec<serde_json::Value> = (0..messages)
+        .map(|i| {
+            let role = if i % 2 == 0 { "user" } else { "assistant" };
+            serde_json::json!({"id": i + 1, "role": role, "content": "x", "tokens": 1})
+        })
+        .collect();
+    let document = serde_json::json!({
+        "conversation": {
+            "user_key": user_key,
+            "platform": "feishu",
+            "summary": "the first two turns",
+            "summary_covers_through_id": 4,
+            "summary_tokens": 2,
+        },
+        "messages": items,
+    });
+    let imported = ok(
+        store,
+        ImportConversation {
+            document,
+            on_conflict: OnConflict::Skip,
+        },
+    )
+    .await;
+    imported.conversation.id
+}
+
+async fn read_context(store: &Store, conversation_id: i64, budget: ContextBudget) -> TurnContext {
+    ok(
+        store,
+        LoadContext {
+            conversation_id,
+            budget,
+        },
+    )
+    .await
+}
+
+backend_test!(
+    context_costs_the_window_not_the_conversation,
+    async |test: &TestDb| {
+        let db = test.open().await;
+        let store = StoreActor::new(db.clone(), Default::default()).start();
+        let short = summarised(&store, "short", 20).await;
+        let long = summarised(&store, "long", 20_000).await;
+        for budget in [
+            ContextBudget {
+                max_tokens: Some(10),
+                max_turns: None,
+            },
+            ContextBudget {
+                max_tokens: None,
+                max_turns: Some(3),
+            },
+        ] {
+            let mut answers = Vec::new();
+            let mut costs = Vec::new();
+            for id in [short, long] {
+                let mut answer = None;
+                let cost = statements_during(&db, async || {
+                    answer = Some(read_context(&store, id, budget).await);
+                })
+                .await;
+                answers.push(answer.unwrap());
+                costs.push(cost);
+            }
+            assert_eq!(answers[0].messages.len(), answers[1].messages.len());
+            assert!(answers[1].omitted_turns > answers[0].omitted_turns);
+            assert_eq!(
+                answers[1].omitted_tokens,
+                20_000 - 4 - answers[1].messages.len() as i64
+            );
+            assert_eq!(
+                costs[0], costs[1],
+                "{budget:?}: a context of 20,000 messages issues as many statements as of 20"
+            );
+            // The snapshot's BEGIN and COMMIT, the conversation, one tail read, the first
+            // message after the checkpoint (and the pool's liveness check).
+            assert!(
+                costs[1] <= 6,
+                "{budget:?}: a context call issues {} statements",
+                costs[1]
+            );
+        }
+    }
+);

@@ -59,6 +59,8 @@ async fn rich_conversation(store: &Store, user_key: &str) -> i64 {
         SetSummary {
             conversation_id: c.id,
             summary: Some("Asked about the weather.".into()),
+            covers_through_id: None,
+            tokens: None,
         },
     )
     .await;

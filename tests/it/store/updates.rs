@@ -58,6 +58,8 @@ backend_test!(
             SetSummary {
                 conversation_id: c.id,
                 summary: Some("Talked about the weather.".into()),
+                covers_through_id: None,
+                tokens: None,
             },
         )
         .await;
@@ -72,6 +74,8 @@ backend_test!(
             SetSummary {
                 conversation_id: c.id,
                 summary: None,
+                covers_through_id: None,
+                tokens: None,
             },
         )
         .await;
@@ -82,6 +86,8 @@ backend_test!(
                 SetSummary {
                     conversation_id: other.id + 100,
                     summary: None,
+                    covers_through_id: None,
+                    tokens: None,
                 },
             )
             .await,
@@ -195,6 +201,8 @@ backend_test!(clear_keeps_the_record_and_resets_it, async |db: &TestDb| {
         SetSummary {
             conversation_id: c.id,
             summary: Some("old".into()),
+            covers_through_id: None,
+            tokens: None,
         },
     )
     .await;

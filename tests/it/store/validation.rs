@@ -153,6 +153,8 @@ backend_test!(messages_are_checked, async |db: &TestDb| {
         let request = SetSummary {
             conversation_id: id,
             summary: Some(summary),
+            covers_through_id: None,
+            tokens: None,
         };
         rejects(&store, "summary", request).await;
     }

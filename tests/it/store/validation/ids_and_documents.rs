@@ -78,6 +78,8 @@ backend_test!(conversation_ids_must_be_positive, async |db: &TestDb| {
             SetSummary {
                 conversation_id: id,
                 summary: None,
+                covers_through_id: None,
+                tokens: None,
             },
         )
         .await;
