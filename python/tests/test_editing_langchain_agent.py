@@ -132,7 +132,9 @@ def test_persona_summary_checkpoint_and_budget_shape_what_the_model_sees(store):
     assert [m.text for m in sent[3:]] == ["I like rain.", "Fine.", "Hello?"]
 
     # With a budget of one turn, only the newest turn after the checkpoint is sent.
-    agent, model = agent_with(store, [AIMessage("Aye.", id="x4")], max_turns=1)
+    agent, model = agent_with(
+        store, [AIMessage("Aye.", id="x4")], max_turns=1, personas={"pirate": "Talk like a pirate."}
+    )
     agent.invoke({"messages": [HumanMessage("Again?", id="a4")]}, context=chat)
     assert [m.text for m in model.seen[0][3:]] == ["Hello?", "Arr.", "Again?"]
     assert [c for _, c in stored(store, chat.user_key)][-2:] == ["Again?", "Aye."]
