@@ -1,6 +1,8 @@
 //! The `convstore` binary as a process (`fixtures::daemon`): start-up, systemd
-//! notifications, refusals, clean shutdown, crash safety under SIGKILL, and a soak.
+//! notifications, refusals, clean shutdown, crash safety under SIGKILL, a soak, and the
+//! README's bot loop over HTTP.
 
+mod bot_loop;
 mod crash;
 mod lifecycle;
 mod refusals;

@@ -1,6 +1,7 @@
 //! The store driven through its requests, in process, on every backend.
 
 mod archive;
+mod bot_loop;
 mod concurrency;
 mod conversations;
 mod editing;
