@@ -1,5 +1,7 @@
 //! `convstore serve`: opens the store (migrating it), starts the scheduler and the HTTP
-//! server ([`App`]), tells systemd, pets its watchdog, and shuts down gracefully on
+//! server ([`App`]), tells systemd, pets its watchdog while the store actor answers (not
+//! while the database does: an outage answers 503, the daemon stays up, and the
+//! connection and migrations are retried in the background), and shuts down gracefully on
 //! SIGTERM/SIGINT: once the server has let in-flight requests finish, every queued write
 //! is committed before exit.
 
@@ -14,7 +16,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::StoreError;
 use crate::scheduler::{JobKind, JobSpec, SchedulerActor};
 use crate::store::StoreActor;
-use crate::store::requests::{GetConversationByUser, Shutdown};
+use crate::store::requests::{Ping, Shutdown};
 use crate::systemd;
 
 /// Why the daemon could not start.
@@ -51,7 +53,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     systemd::extend_startup(Duration::from_secs(120));
     let db_settings = config.db_settings()?;
     info!(database = ?db_settings.target, "opening the store");
-    let store = StoreActor::open(db_settings, config.store_settings()).await?;
+    let store = StoreActor::open_retrying(db_settings, config.store_settings()).await?;
     let jobs = vec![
         JobSpec {
             kind: JobKind::Cleanup,
@@ -72,9 +74,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     );
     let app = App::build(state, &http)?;
     systemd::ready();
-    if let Some(interval) = systemd::watchdog_interval() {
-        actix::spawn(pet_watchdog(store.clone(), interval));
-    }
+    actix::spawn(watch_liveness(store.clone(), systemd::watchdog_interval()));
     app.run().await?;
     systemd::stopping();
     info!("HTTP server stopped; committing queued writes");
@@ -83,18 +83,34 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Pets the systemd watchdog while the store answers a read, so a wedged database
-/// gets the service restarted.
-async fn pet_watchdog(store: Addr<StoreActor>, interval: Duration) {
+/// How often the store is pinged when systemd set no watchdog (for the STATUS= line).
+const STATUS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Pings the store actor (no database) every `watchdog` interval, or every
+/// [`STATUS_INTERVAL`] without one: each answer pets the watchdog, so the process and
+/// its actor are proven alive whether the database is up or not (an outage is answered
+/// with 503, not a restart loop), and the systemd status line shows whether the
+/// database is ready.
+async fn watch_liveness(store: Addr<StoreActor>, watchdog: Option<Duration>) {
+    let interval = watchdog.unwrap_or(STATUS_INTERVAL);
     let mut ticks = tokio::time::interval(interval);
+    let mut shown: Option<String> = None;
     loop {
         ticks.tick().await;
-        let probe = GetConversationByUser {
-            user_key: "convstore:watchdog".into(),
-        };
-        match tokio::time::timeout(interval, store.send(probe)).await {
-            Ok(Ok(Ok(_))) => systemd::watchdog(),
-            outcome => warn!(?outcome, "the store did not answer the watchdog probe"),
+        match tokio::time::timeout(interval, store.send(Ping)).await {
+            Ok(Ok(waiting_for)) => {
+                if watchdog.is_some() {
+                    systemd::watchdog();
+                }
+                if waiting_for != shown {
+                    systemd::status(&match &waiting_for {
+                        Some(cause) => format!("waiting for the database: {cause}"),
+                        None => "serving".to_string(),
+                    });
+                    shown = waiting_for;
+                }
+            }
+            outcome => warn!(?outcome, "the store did not answer the watchdog's ping"),
         }
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod conversation_table;
 mod dialect;
 pub(crate) mod maintenance;
 pub(crate) mod message_table;
+mod readiness;
 pub(crate) mod rows;
 pub mod schema;
 pub mod scratch;
@@ -27,6 +28,7 @@ use tracing::info;
 
 use crate::error::StoreError;
 use conn::{Access, DbConn};
+use readiness::Readiness;
 pub use settings::{DbSettings, SqliteSynchronous};
 pub(crate) use target::redact;
 pub use target::{Backend, DbTarget};
@@ -41,6 +43,7 @@ use diesel_async::AsyncPgConnection;
 pub struct Db {
     pool: Arc<Pool>,
     statements: Arc<AtomicU64>,
+    readiness: Arc<Readiness>,
 }
 
 enum Pool {
@@ -62,16 +65,49 @@ impl Db {
     /// applies pending migrations. Fails with `Unavailable` if the server cannot be
     /// reached now; a server that goes away later is reconnected to on demand.
     pub async fn open(settings: DbSettings) -> Result<Db, StoreError> {
-        let statements = Arc::new(AtomicU64::new(0));
-        let db = Db {
-            pool: Arc::new(Pool::open(&settings, statements.clone())?),
-            statements,
-        };
-        let applied = db.pool.migrate().await?;
-        if applied > 0 {
-            info!(backend = %db.backend(), applied, "migrations applied");
-        }
+        let db = Db::unmigrated(&settings)?;
+        db.pool.migrate().await?;
         Ok(db)
+    }
+
+    /// Opens the database like [`Db::open`], except that a server that cannot be
+    /// reached now (or fails its migrations) does not fail the call: the database is
+    /// answered at once, every operation answers `Unavailable` naming the cause, and the
+    /// connection and migrations are retried in the background with backoff until they
+    /// succeed. A SQLite file that cannot be opened still fails the call.
+    pub async fn open_retrying(settings: DbSettings) -> Result<Db, StoreError> {
+        let mut db = Db::unmigrated(&settings)?;
+        match db.pool.migrate().await {
+            Ok(_) => Ok(db),
+            Err(error) if db.backend() == Backend::Sqlite => Err(error),
+            Err(error) => {
+                tracing::warn!(%error, "the database is not ready; serving 503 meanwhile");
+                let readiness = Arc::new(Readiness::waiting(error.to_string()));
+                db.readiness = readiness.clone();
+                let pool = db.pool.clone();
+                tokio::spawn(readiness::retry_migrations(readiness, move || {
+                    let pool = pool.clone();
+                    async move { pool.migrate().await }
+                }));
+                Ok(db)
+            }
+        }
+    }
+
+    /// The pool, not yet migrated (marked migrated: the caller migrates it first).
+    fn unmigrated(settings: &DbSettings) -> Result<Db, StoreError> {
+        let statements = Arc::new(AtomicU64::new(0));
+        Ok(Db {
+            pool: Arc::new(Pool::open(settings, statements.clone())?),
+            statements,
+            readiness: Arc::new(Readiness::migrated()),
+        })
+    }
+
+    /// Why the database is not ready yet (unreachable at start, or its migrations not
+    /// applied); `None` once it is.
+    pub fn waiting_for(&self) -> Option<String> {
+        self.readiness.waiting_for()
     }
 
     /// The backend this database runs on.
@@ -99,6 +135,7 @@ impl Db {
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        self.readiness.check()?;
         match &*self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => pool.run(access, op).await,
@@ -152,8 +189,16 @@ impl Pool {
         }
     }
 
-    /// Applies pending migrations; returns how many ran.
+    /// Applies pending migrations (logging how many ran, if any); returns how many ran.
     async fn migrate(&self) -> Result<usize, StoreError> {
+        let applied = self.migrate_pending().await?;
+        if applied > 0 {
+            info!(applied, "migrations applied");
+        }
+        Ok(applied)
+    }
+
+    async fn migrate_pending(&self) -> Result<usize, StoreError> {
         match self {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => pool.migrate().await,

@@ -16,12 +16,15 @@ pub enum StoreError {
         /// What is wrong with it.
         message: String,
     },
-    /// The record to create exists already (a fork onto a user key in use). Nothing was
+    /// A row to create exists already (a unique key: a user key in use, an idempotency
+    /// key), often because another process created it at the same moment. Nothing was
     /// written.
     #[error("{0}")]
     Conflict(String),
-    /// The database cannot be reached, or stayed locked past the busy timeout. The call
-    /// may be retried; nothing of it was committed.
+    /// The database cannot be reached, stayed locked past the busy or lock timeout, has
+    /// no space, or is read-only. The call may be retried. It did not commit, unless the
+    /// connection was lost during the COMMIT itself, which may have committed: a save
+    /// retried with its idempotency key settles that (it answers the stored message).
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// Anything else: an unexpected answer from the database, or a bug.
@@ -45,16 +48,29 @@ impl StoreError {
 }
 
 impl From<DieselError> for StoreError {
+    /// Classifies by the driver's error kind (which diesel derives from PostgreSQL's
+    /// SQLSTATE, MySQL's error number and SQLite's extended result code), never by the
+    /// message text: a unique violation is a [`StoreError::Conflict`]; a lost
+    /// connection, a read-only transaction (a failover), a serialization failure and
+    /// every error without a kind of its own are conditions of the database
+    /// ([`StoreError::Unavailable`]): the busy or locked SQLite file, a full disk, a
+    /// statement or lock timeout, a deadlock, a server shutting down. The queries are
+    /// fixed and tested on every backend, so an error without a kind is not a fault of
+    /// the request; the drivers pass no finer code through diesel. Other constraint
+    /// violations are [`StoreError::Internal`].
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => StoreError::NotFound("record".into()),
             DieselError::DatabaseError(kind, info) => {
                 let message = info.message().to_string();
                 match kind {
-                    DatabaseErrorKind::ClosedConnection
-                    | DatabaseErrorKind::UnableToSendCommand => StoreError::Unavailable(message),
-                    _ if is_transient(&message) => StoreError::Unavailable(message),
-                    _ => StoreError::Internal(message),
+                    DatabaseErrorKind::UniqueViolation => StoreError::Conflict(message),
+                    DatabaseErrorKind::ForeignKeyViolation
+                    | DatabaseErrorKind::NotNullViolation
+                    | DatabaseErrorKind::CheckViolation
+                    | DatabaseErrorKind::RestrictViolation
+                    | DatabaseErrorKind::ExclusionViolation => StoreError::Internal(message),
+                    _ => StoreError::Unavailable(message),
                 }
             }
             DieselError::BrokenTransactionManager => {
@@ -71,25 +87,34 @@ impl From<diesel::ConnectionError> for StoreError {
     }
 }
 
-/// Whether a database message describes a condition of the database itself (a lock, a
-/// lost connection, a server shutting down, a full or read-only disk) rather than a
-/// fault in the request or a bug: those answer `Unavailable` (HTTP 503).
-fn is_transient(message: &str) -> bool {
-    const MARKERS: [&str; 13] = [
-        "database is locked",
-        "database table is locked",
-        "busy",
-        "connection",
-        "shutting down",
-        "terminating",
-        "broken pipe",
-        "deadlock",
-        "lock wait timeout",
-        "readonly database",
-        "unable to open",
-        "disk i/o error",
-        "disk is full",
-    ];
-    let message = message.to_ascii_lowercase();
-    MARKERS.iter().any(|marker| message.contains(marker))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> StoreError {
+        DieselError::DatabaseError(kind, Box::new(message.to_string())).into()
+    }
+
+    #[test]
+    fn errors_are_classified_by_kind_not_by_text() {
+        let duplicate = "Duplicate entry '7-busy connection' for key 'ux_messages_idempotency'";
+        assert!(matches!(
+            database_error(DatabaseErrorKind::UniqueViolation, duplicate),
+            StoreError::Conflict(_)
+        ));
+        for kind in [
+            DatabaseErrorKind::ReadOnlyTransaction,
+            DatabaseErrorKind::SerializationFailure,
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+            DatabaseErrorKind::Unknown,
+        ] {
+            assert!(
+                matches!(database_error(kind, "x"), StoreError::Unavailable(_)),
+                "{kind:?}"
+            );
+        }
+        let check = database_error(DatabaseErrorKind::CheckViolation, "database is locked");
+        assert!(matches!(check, StoreError::Internal(_)));
+    }
 }

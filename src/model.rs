@@ -163,6 +163,11 @@ pub struct BudgetStatus {
     pub within_budget: bool,
 }
 
+/// The largest integer every JSON client reads exactly, 2^53 - 1 (JavaScript's
+/// `Number.MAX_SAFE_INTEGER`): no token figure or counter goes past it. A request or
+/// import naming a larger one is refused; sums and counters stop at it.
+pub const MAX_EXACT_INTEGER: i64 = (1 << 53) - 1;
+
 /// The current time, cut to the microsecond precision every backend stores.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -175,7 +180,7 @@ pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
 
 /// Timestamps in JSON: RFC 3339, UTC, `Z`, always six fractional digits.
 pub mod timestamp {
-    use chrono::{DateTime, NaiveDateTime, SecondsFormat, SubsecRound, Utc};
+    use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, SubsecRound, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Formats `t` as `2025-01-08T10:00:00.123456Z` (a leap second as `:60.5...`).
@@ -196,8 +201,8 @@ pub mod timestamp {
 
     /// Reads a timestamp: RFC 3339 with `Z` or an offset, or a naive ISO 8601 time (UTC
     /// assumed) with `T` or a space, as Python's `isoformat()` writes it. Kept to the
-    /// microsecond.
-    pub fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+    /// microsecond. Any year chrono reads; [`parse`] is the one to use.
+    fn parse_any(text: &str) -> Result<DateTime<Utc>, String> {
         let text = text.trim();
         if let Ok(t) = DateTime::parse_from_rfc3339(text) {
             return Ok(t.with_timezone(&Utc).trunc_subsecs(6));
@@ -215,6 +220,16 @@ pub mod timestamp {
         Err(format!(
             "{text:?} is not a timestamp like 2025-01-08T10:00:00.123456Z"
         ))
+    }
+
+    /// [`parse_any`], kept to the years 0001 to 9999: those sort the same as text and
+    /// as dates on every backend (a year of five digits sorts before `2025` as text).
+    pub fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+        let t = parse_any(text)?;
+        if !(1..=9999).contains(&t.year()) {
+            return Err(format!("{text:?} is outside the years 0001 to 9999 (UTC)"));
+        }
+        Ok(t)
     }
 
     /// An optional timestamp in the same format (`null` when absent).
@@ -255,5 +270,19 @@ mod tests {
         assert_eq!(timestamp::format(&t), "2025-01-08T10:00:00.123456Z");
         let t: DateTime<Utc> = "0999-12-31T23:59:09Z".parse().unwrap();
         assert_eq!(timestamp::format(&t), "0999-12-31T23:59:09.000000Z");
+    }
+
+    #[test]
+    fn timestamps_keep_to_the_years_0001_to_9999() {
+        assert!(timestamp::parse("9999-12-31T23:59:59.999999Z").is_ok());
+        assert!(timestamp::parse("0001-01-01T00:00:00").is_ok());
+        for outside in [
+            "+10000-01-01T00:00:00",
+            "0000-12-31T23:59:59Z",
+            "9999-12-31T23:59:59-01:00",
+        ] {
+            let error = timestamp::parse(outside).unwrap_err();
+            assert!(error.contains("0001 to 9999"), "{outside}: {error}");
+        }
     }
 }

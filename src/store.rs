@@ -94,6 +94,18 @@ impl StoreActor {
         Ok(StoreActor::new(db, settings).start())
     }
 
+    /// Opens the database like [`StoreActor::open`], but a server that cannot be reached
+    /// now does not fail the call: the store answers `Unavailable` until the connection
+    /// and the migrations, retried in the background, succeed (see
+    /// [`Db::open_retrying`]). The daemon starts this way.
+    pub async fn open_retrying(
+        db: DbSettings,
+        settings: StoreSettings,
+    ) -> Result<Addr<StoreActor>, StoreError> {
+        let db = Db::open_retrying(db).await?;
+        Ok(StoreActor::new(db, settings).start())
+    }
+
     /// An actor over an already opened database.
     pub fn new(db: Db, settings: StoreSettings) -> StoreActor {
         StoreActor {

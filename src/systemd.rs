@@ -1,4 +1,4 @@
-//! Talking to systemd (`Type=notify`): READY, STOPPING, EXTEND_TIMEOUT and the
+//! Talking to systemd (`Type=notify`): READY, STOPPING, EXTEND_TIMEOUT, STATUS and the
 //! watchdog. Every call is a no-op when the process was not started by systemd
 //! (no `NOTIFY_SOCKET`).
 
@@ -30,6 +30,11 @@ pub fn ready() {
 /// Tells systemd the service is stopping.
 pub fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("shutting down")]);
+}
+
+/// Sets the status line `systemctl status` shows.
+pub fn status(line: &str) {
+    notify(&[NotifyState::Status(line)]);
 }
 
 /// Pets the watchdog.

@@ -79,29 +79,45 @@ pub async fn touch_identity(
     }
 }
 
-/// Adds usage not tied to a message to a conversation's tokens and records the activity.
+/// `total_tokens + added`, stopping at 2^53 - 1.
+type TokensPlus = diesel::expression::SqlLiteral<
+    BigInt,
+    diesel::expression::UncheckedBind<
+        diesel::expression::SqlLiteral<BigInt>,
+        <i64 as diesel::expression::AsExpression<BigInt>>::Expression,
+    >,
+>;
+
+fn tokens_plus(backend: Backend, added: i64) -> TokensPlus {
+    let (before, after) = dialect::capped_add(backend, "total_tokens");
+    diesel::dsl::sql::<BigInt>(&before)
+        .bind::<BigInt, _>(added)
+        .sql(&after)
+}
+
+/// Adds usage not tied to a message to a conversation's tokens (stopping at 2^53 - 1)
+/// and records the activity.
 pub async fn add_usage(
     conn: &mut DbConn<'_>,
     id_: i64,
     tokens: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    let new_tokens = tokens_plus(conn.backend(), tokens);
     with_conn!(conn, |c| diesel::update(conversations.find(id_))
-        .set((
-            total_tokens.eq(total_tokens + tokens),
-            last_activity.eq(now)
-        ))
+        .set((total_tokens.eq(new_tokens), last_activity.eq(now)))
         .execute(c)
         .await)
 }
 
-/// Adds one batch's saved messages to a conversation's counters and records the
-/// activity.
+/// Adds one batch's saved messages to a conversation's counters (tokens stopping at
+/// 2^53 - 1) and records the activity.
 async fn add_messages(conn: &mut DbConn<'_>, delta: &CounterDelta) -> QueryResult<usize> {
+    let new_tokens = tokens_plus(conn.backend(), delta.tokens);
     with_conn!(conn, |c| diesel::update(conversations.find(delta.id))
         .set((
             message_count.eq(message_count + delta.messages),
-            total_tokens.eq(total_tokens + delta.tokens),
+            total_tokens.eq(new_tokens),
             message_tokens.eq(message_tokens + delta.tokens),
             user_messages.eq(user_messages + delta.user_messages),
             last_activity.eq(delta.last_activity),
@@ -348,6 +364,19 @@ pub async fn reset(conn: &mut DbConn<'_>, id_: i64, now: NaiveDateTime) -> Query
             no_checkpoint(),
             last_activity.eq(now),
         ))
+        .execute(c)
+        .await)
+}
+
+/// Gives conversation `id_` every field of `row` (a replace-import: the id stays, so
+/// callers that kept it still find it).
+pub async fn replace(
+    conn: &mut DbConn<'_>,
+    id_: i64,
+    row: &NewConversationRow<'_>,
+) -> QueryResult<usize> {
+    with_conn!(conn, |c| diesel::update(conversations.find(id_))
+        .set(row)
         .execute(c)
         .await)
 }

@@ -1,5 +1,5 @@
 //! The SQL that differs between SQLite, PostgreSQL and MySQL, in one place: how a
-//! transaction opens, the type of a `SUM`, the bind placeholders of the one hand-built
+//! transaction opens, the type of a `SUM`, counters capped at 2^53 - 1, the bind placeholders of the one hand-built
 //! UPDATE, the id of a new row on MySQL, the maintenance statements, the migration locks,
 //! and dropping and listing databases. It is text only; the queries are written once, in
 //! the table modules, which run these where a backend needs them.
@@ -9,6 +9,7 @@ use diesel::expression::SqlLiteral;
 use diesel::sql_types::BigInt;
 
 use super::target::Backend;
+use crate::model::MAX_EXACT_INTEGER;
 
 /// The statement that opens a transaction: for writes, on SQLite one that takes the
 /// write lock at once (no lock upgrade can fail half-way when another process writes);
@@ -25,14 +26,46 @@ pub fn begin_statement(backend: Backend, write: bool) -> &'static str {
     }
 }
 
-/// `SUM(column)` as a 64-bit integer, 0 over no rows. PostgreSQL and MySQL widen a
-/// `SUM` of BIGINT to NUMERIC/DECIMAL, so it is cast back.
+/// `SUM(column)` of a column that is never negative, as a 64-bit integer, 0 over no
+/// rows, stopping at [`MAX_EXACT_INTEGER`] instead of overflowing. PostgreSQL and MySQL
+/// sum BIGINT as NUMERIC/DECIMAL (no overflow), capped and cast back; SQLite's `SUM`
+/// fails on overflow, so its floating `TOTAL` is capped instead, which is exact up to
+/// 2^53 since every partial sum of non-negative integers is below the final one.
 pub fn sum_bigint(backend: Backend, column: &str) -> SqlLiteral<BigInt> {
     match backend {
-        Backend::Sqlite => sql(&format!("COALESCE(SUM({column}), 0)")),
-        Backend::Postgres => sql(&format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)")),
-        Backend::Mysql => sql(&format!("CAST(COALESCE(SUM({column}), 0) AS SIGNED)")),
+        Backend::Sqlite => sql(&format!(
+            "CAST(MIN(TOTAL({column}), {MAX_EXACT_INTEGER}) AS INTEGER)"
+        )),
+        Backend::Postgres => sql(&format!(
+            "CAST(LEAST(COALESCE(SUM({column}), 0), {MAX_EXACT_INTEGER}) AS BIGINT)"
+        )),
+        Backend::Mysql => sql(&format!(
+            "CAST(LEAST(COALESCE(SUM({column}), 0), {MAX_EXACT_INTEGER}) AS SIGNED)"
+        )),
     }
+}
+
+/// `expression` (SQL text), but at most [`MAX_EXACT_INTEGER`]: how counters grow.
+pub fn capped(backend: Backend, expression: &str) -> String {
+    let (before, after) = capped_around(backend, expression);
+    format!("{before}{after}")
+}
+
+/// The SQL text before and after a bound amount that makes `column + amount` stop at
+/// [`MAX_EXACT_INTEGER`] (`MIN(total_tokens + `, `, 9007199254740991)` on SQLite).
+pub fn capped_add(backend: Backend, column: &str) -> (String, String) {
+    capped_around(backend, &format!("{column} + "))
+}
+
+fn capped_around(backend: Backend, expression: &str) -> (String, String) {
+    let least = match backend {
+        Backend::Sqlite => "MIN",
+        Backend::Postgres | Backend::Mysql => "LEAST",
+    };
+    (
+        format!("{least}({expression}"),
+        format!(", {MAX_EXACT_INTEGER})"),
+    )
 }
 
 /// The id MySQL gave the last row inserted on this connection (it has no RETURNING).
@@ -69,7 +102,8 @@ pub fn counters_update(backend: Backend, n: usize) -> String {
             .map(|_| format!(" WHEN {} THEN {}", next(), next()))
             .collect();
         if add {
-            format!("{column} = {column} + CASE id{arms} END")
+            let sum = format!("{column} + CASE id{arms} END");
+            format!("{column} = {}", capped(backend, &sum))
         } else {
             format!("{column} = CASE id{arms} END")
         }

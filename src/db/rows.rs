@@ -69,9 +69,9 @@ impl From<ConversationRow> for Conversation {
     }
 }
 
-/// A conversation to insert.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = conversations)]
+/// A conversation to insert, or whose fields replace a stored one's (its id stays).
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = conversations, treat_none_as_null = true)]
 pub struct NewConversationRow<'a> {
     /// Unique user identifier.
     pub user_key: &'a str,

@@ -19,7 +19,7 @@ use crate::db::conversation_table::{self, Checkpoint};
 use crate::db::message_table;
 use crate::db::rows::{NewConversationRow, NewMessageRow};
 use crate::error::StoreError;
-use crate::model::{Role, timestamp};
+use crate::model::{MAX_EXACT_INTEGER, Role, timestamp};
 
 /// A document checked field by field, ready to insert.
 #[derive(Debug, Clone)]
@@ -85,13 +85,10 @@ pub fn read_document(
         validate::text("summary", summary, max_content_bytes)
             .map_err(|e| conversation.rename(e))?;
     }
-    let total_tokens = conversation.optional_int("total_tokens")?;
-    if total_tokens.is_some_and(|t| t < 0) {
-        return Err(StoreError::invalid(
-            "conversation.total_tokens",
-            "must not be negative",
-        ));
-    }
+    let total_tokens = conversation
+        .optional_int("total_tokens")?
+        .map(|t| validate::exact_count("total_tokens", t).map_err(|e| conversation.rename(e)))
+        .transpose()?;
 
     let mut messages = Vec::with_capacity(items.len());
     let mut ids: HashMap<i64, usize> = HashMap::new();
@@ -195,7 +192,7 @@ pub fn read_document(
         created_at: created_at.naive_utc(),
         last_activity: last_activity.naive_utc(),
         summary: summary.map(str::to_string),
-        total_tokens: total_tokens.unwrap_or(message_tokens),
+        total_tokens: total_tokens.unwrap_or(message_tokens.min(MAX_EXACT_INTEGER)),
         active_persona_id: persona.map(str::to_string),
         messages,
         checkpoint,
@@ -208,19 +205,15 @@ pub(crate) async fn import(
     document: ImportDocument,
     on_conflict: OnConflict,
 ) -> Result<Obtained, StoreError> {
-    if let Some(existing) = conversation_table::find_by_user(conn, &document.user_key).await? {
-        match on_conflict {
-            OnConflict::Skip => {
-                return Ok(Obtained {
-                    conversation: existing.into(),
-                    created: false,
-                });
-            }
-            OnConflict::Replace => {
-                conversation_table::delete(conn, &[existing.id]).await?;
-            }
+    let replaced = match conversation_table::find_by_user(conn, &document.user_key).await? {
+        Some(existing) if on_conflict == OnConflict::Skip => {
+            return Ok(Obtained {
+                conversation: existing.into(),
+                created: false,
+            });
         }
-    }
+        existing => existing.map(|row| row.id),
+    };
     let row = NewConversationRow {
         user_key: &document.user_key,
         platform: &document.platform,
@@ -242,7 +235,16 @@ pub(crate) async fn import(
         covered_tokens: 0,
         covered_user_messages: 0,
     };
-    let id = conversation_table::insert(conn, &row).await?;
+    // A replaced conversation keeps its id (a bot may have kept it); only its contents
+    // change.
+    let id = match replaced {
+        Some(id) => {
+            message_table::delete_in(conn, &[id]).await?;
+            conversation_table::replace(conn, id, &row).await?;
+            id
+        }
+        None => conversation_table::insert(conn, &row).await?,
+    };
     let rows: Vec<NewMessageRow> = document.messages.iter().map(|m| m.row(id)).collect();
     message_table::insert_all(conn, &rows).await?;
     if let Some((position, summary_tokens)) = document.checkpoint {

@@ -458,6 +458,13 @@ pub struct TurnContext {
     pub total_tokens: i64,
 }
 
+/// Asks the store whether it answers, touching no database: the watchdog's probe (the
+/// process and its actor are alive, whether the database is or not). Answered with why
+/// the database is not ready yet, `None` once it is.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Option<String>")]
+pub struct Ping;
+
 /// Stops the store once every queued save is committed and answered.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]

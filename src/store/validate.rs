@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::checked::{CheckedCheckpoint, CheckedMessage};
 use super::requests::{HistoryWindow, NewMessage, SetSummary};
 use crate::error::StoreError;
+use crate::model::MAX_EXACT_INTEGER;
 
 /// Longest user key, chat id, persona id and idempotency key, in characters.
 pub const MAX_KEY_CHARS: usize = 255;
@@ -114,6 +115,20 @@ pub fn tokens(field: &str, tokens: i64) -> Result<i32, StoreError> {
     }
     i32::try_from(tokens)
         .map_err(|_| StoreError::invalid(field, format!("must be at most {}", i32::MAX)))
+}
+
+/// A count or token figure that JSON clients read exactly: 0 to 2^53 - 1.
+pub fn exact_count(field: &str, value: i64) -> Result<i64, StoreError> {
+    if value < 0 {
+        return Err(StoreError::invalid(field, "must not be negative"));
+    }
+    if value > MAX_EXACT_INTEGER {
+        return Err(StoreError::invalid(
+            field,
+            format!("must be at most {MAX_EXACT_INTEGER} (2^53 - 1)"),
+        ));
+    }
+    Ok(value)
 }
 
 /// Metadata: a JSON object or nothing (`{}`). Answers the object, and the JSON text it

@@ -95,6 +95,9 @@ impl Batch {
     /// Commits the batch and answers every sender. If the batch as a whole fails for a
     /// reason other than an outage (say, a conversation deleted by another process in
     /// between), each request is retried alone, so one bad request fails only itself.
+    /// A unique violation (another daemon saved the same idempotency key at the same
+    /// moment) is retried too, also for a batch of one: the retry finds that save
+    /// committed and answers it as a repeat.
     pub async fn commit(self, db: Db) {
         let (requests, replies): (Vec<_>, Vec<_>) = self
             .0
@@ -105,6 +108,8 @@ impl Batch {
         let outcomes = match write_all(&db, requests.clone()).await {
             Ok(outcomes) => outcomes,
             Err(error @ StoreError::Unavailable(_)) => vec![Err(error); requests.len()],
+            // A key another process saved meanwhile: alone, the request finds it stored.
+            Err(StoreError::Conflict(_)) => write_each(&db, &requests).await,
             Err(_) if requests.len() > 1 => write_each(&db, &requests).await,
             Err(error) => vec![Err(error)],
         };
@@ -143,13 +148,7 @@ async fn write_all(
 async fn write_each(db: &Db, requests: &[WriteRequest]) -> Vec<RequestOutcome> {
     let mut outcomes = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
-        let single = Arc::new(vec![request.clone()]);
-        let outcome = match write_all(db, single).await {
-            Ok(mut answer) => answer
-                .pop()
-                .unwrap_or_else(|| Err(StoreError::Internal("a write produced no answer".into()))),
-            Err(error) => Err(error),
-        };
+        let outcome = write_alone(db, request).await;
         // Alone in its batch, a request can only repeat itself.
         outcomes.push(outcome.map(|outcomes| {
             outcomes
@@ -162,6 +161,27 @@ async fn write_each(db: &Db, requests: &[WriteRequest]) -> Vec<RequestOutcome> {
         }));
     }
     outcomes
+}
+
+/// Most times a request written alone is tried while it meets unique violations (each
+/// one means another process committed a key it repeats, which the next try finds).
+const CONFLICT_TRIES: usize = 3;
+
+/// Writes one request in a transaction of its own, trying again on a unique violation.
+async fn write_alone(db: &Db, request: &WriteRequest) -> RequestOutcome {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match write_all(db, Arc::new(vec![request.clone()])).await {
+            Ok(mut answer) => {
+                return answer.pop().unwrap_or_else(|| {
+                    Err(StoreError::Internal("a write produced no answer".into()))
+                });
+            }
+            Err(StoreError::Conflict(_)) if tries < CONFLICT_TRIES => continue,
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// Turns each request and its outcome into the answer to its sender: the checked

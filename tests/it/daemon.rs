@@ -1,9 +1,10 @@
 //! The `convstore` binary as a process (`fixtures::daemon`): start-up, systemd
-//! notifications, refusals, clean shutdown, crash safety under SIGKILL, a soak, and the
-//! README's bot loop over HTTP.
+//! notifications, refusals, clean shutdown, crash safety under SIGKILL, a database
+//! outage under systemd's watchdog, a soak, and the README's bot loop over HTTP.
 
 mod bot_loop;
 mod crash;
 mod lifecycle;
+mod outage;
 mod refusals;
 mod soak;

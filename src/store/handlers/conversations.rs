@@ -145,14 +145,9 @@ impl Handler<CheckTokenBudget> for StoreActor {
     type Result = Answer<BudgetStatus>;
 
     fn handle(&mut self, msg: CheckTokenBudget, _: &mut Self::Context) -> Self::Result {
-        let check = validate::user_key(&msg.user_key).and_then(|_| {
-            if msg.budget < 0 {
-                Err(StoreError::invalid("budget", "must not be negative"))
-            } else {
-                Ok(())
-            }
-        });
-        checked(check, |()| {
+        let check = validate::user_key(&msg.user_key)
+            .and_then(|_| validate::exact_count("budget", msg.budget));
+        checked(check, |_| {
             self.read(async move |c: &mut DbConn<'_>| {
                 // As the guide has it: a user without a conversation is within any budget.
                 let used = conversation_table::find_by_user(c, &msg.user_key)

@@ -1,5 +1,5 @@
 //! Handlers of the requests on the whole store: statistics, cleanup of old
-//! conversations, the backend's maintenance, shutdown.
+//! conversations, the backend's maintenance, the watchdog's ping, shutdown.
 
 use std::time::Instant;
 
@@ -69,6 +69,14 @@ impl Handler<Vacuum> for StoreActor {
                 duration_ms: started.elapsed().as_millis() as u64,
             })
         })
+    }
+}
+
+impl Handler<Ping> for StoreActor {
+    type Result = Option<String>;
+
+    fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
+        self.db.waiting_for()
     }
 }
 

@@ -51,15 +51,35 @@ impl Handler<ExportPage> for StoreActor {
     }
 }
 
+/// Most times an import is tried while it meets unique violations.
+const IMPORT_TRIES: usize = 3;
+
 impl Handler<ImportConversation> for StoreActor {
     type Result = Answer<Obtained>;
 
     fn handle(&mut self, msg: ImportConversation, _: &mut Self::Context) -> Self::Result {
         let max_content_bytes = self.settings.max_content_bytes;
         let check = import::read_document(&msg.document, max_content_bytes, now());
+        let db = self.db.clone();
         checked(check, |document| {
-            self.transaction(async move |c: &mut DbConn<'_>| {
-                import::import(c, document, msg.on_conflict).await
+            Box::pin(async move {
+                // A unique violation: another process created this user's conversation
+                // at the same moment; a second try finds it and skips or replaces it.
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    let document = document.clone();
+                    let on_conflict = msg.on_conflict;
+                    let imported = db
+                        .write_tx(async move |c: &mut DbConn<'_>| {
+                            import::import(c, document, on_conflict).await
+                        })
+                        .await;
+                    match imported {
+                        Err(StoreError::Conflict(_)) if tries < IMPORT_TRIES => continue,
+                        other => return other,
+                    }
+                }
             })
         })
     }

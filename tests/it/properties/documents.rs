@@ -133,7 +133,7 @@ fn doc() -> impl Strategy<Value = Doc> {
         prop::option::of(identifier(30)),
         prop::option::of(text(10)),
         prop::option::of(identifier(30)),
-        prop::option::of(prop_oneof![0i64..1_000, 0..=i64::MAX]),
+        prop::option::of(prop_oneof![0i64..1_000, 0..=model::MAX_EXACT_INTEGER]),
         prop::option::weighted(0.8, stamp()),
         prop::option::weighted(0.8, stamp()),
         vec(doc_message(), 0..8),

@@ -145,6 +145,7 @@ backend_test!(
         .await;
         assert!(replaced.created);
         let c = replaced.conversation;
+        assert_eq!(c.id, existing.id, "a replace keeps the conversation's id");
         assert_eq!(
             (c.message_count, c.total_tokens, c.chat_id.as_deref()),
             (4, 5000, Some("chat456"))
