@@ -1,6 +1,7 @@
 //! Properties checked on generated inputs (proptest), on a real SQLite file: any valid
 //! document survives export → import → export; every history window is the one a
-//! simple reference model picks; the counters always match the stored messages;
+//! simple reference model picks; the counters always match the stored messages, also
+//! through edits, forks and checkpoints, and every context is the reference model's;
 //! metadata is refused exactly when it holds a NUL or would not read back.
 //!
 //! Each property starts one actix system and one store, and runs every generated case
@@ -10,6 +11,7 @@
 
 mod counters;
 mod documents;
+mod editing;
 mod generated;
 mod harness;
 mod history;
