@@ -139,6 +139,10 @@ pub fn cases(seeded: i64) -> Vec<Case> {
     let missing = &format!("/v1/conversations/{MISSING}");
     let missing_save = &format!("/v1/conversations/{MISSING}/messages");
     let missing_history = &format!("/v1/conversations/{MISSING}/history");
+    let truncate = &format!("/v1/conversations/{seeded}/truncate");
+    let fork = &format!("/v1/conversations/{seeded}/fork");
+    let context = |query: &str| format!("/v1/conversations/{seeded}/context?{query}");
+    let one_message = |id: &str| format!("/v1/conversations/{seeded}/messages/{id}");
     let import = "/v1/import";
     let bulk = "/admin/import";
     let long = "k".repeat(256);
@@ -258,6 +262,34 @@ pub fn cases(seeded: i64) -> Vec<Case> {
         row("import: malformed JSON", POST, import, json_text(r#"{"conversation": {"user_key": "#), invalid("body")),
         // Replacing is atomic too: the seeded conversation must survive a bad document.
         row("import: replace with a bad document", POST, "/v1/import?on_conflict=replace", doc("bad-input:seeded", json!([document_message(1, "user", T1), document_message(2, "user", "2025-02-30T10:00:00Z")])), invalid("messages[1].timestamp")),
+        // Editing and context: ids that are not the conversation's, limits out of range.
+        row("truncate: neither after_id nor last", POST, truncate, Body::Json(json!({})), invalid("after_id")),
+        row("truncate: both after_id and last", POST, truncate, Body::Json(json!({"after_id": 1, "last": 1})), invalid("after_id")),
+        row("truncate: last 0", POST, truncate, Body::Json(json!({"last": 0})), invalid("last")),
+        row("truncate: last absurd", POST, truncate, Body::Json(json!({"last": 100_000_000})), invalid("last")),
+        row("truncate: after_id 0", POST, truncate, Body::Json(json!({"after_id": 0})), invalid("after_id")),
+        row("truncate: after_id of no message here", POST, truncate, Body::Json(json!({"after_id": MISSING})), invalid("after_id")),
+        row("truncate: after_id a string", POST, truncate, Body::Json(json!({"after_id": "1"})), invalid("after_id")),
+        row("truncate: no such conversation", POST, &format!("{missing}/truncate"), Body::Json(json!({"last": 1})), not_found()),
+        row("delete message: not an id", DELETE, &one_message("x"), Body::Empty, invalid("message_id")),
+        row("delete message: 0", DELETE, &one_message("0"), Body::Empty, invalid("message_id")),
+        row("delete message: no such message", DELETE, &one_message(&MISSING.to_string()), Body::Empty, not_found()),
+        row("fork: user_key in use", POST, fork, Body::Json(json!({"user_key": "bad-input:seeded"})), fails(409, "conflict", "user_key")),
+        row("fork: no user_key", POST, fork, Body::Json(json!({"platform": "p"})), invalid("user_key")),
+        row("fork: empty user_key", POST, fork, Body::Json(json!({"user_key": ""})), invalid("user_key")),
+        row("fork: through_id of no message here", POST, fork, Body::Json(json!({"user_key": "bad-input:fork", "through_id": MISSING})), invalid("through_id")),
+        row("fork: platform too long", POST, fork, Body::Json(json!({"user_key": "bad-input:fork", "platform": "p".repeat(51)})), invalid("platform")),
+        row("fork: no such conversation", POST, &format!("{missing}/fork"), Body::Json(json!({"user_key": "bad-input:fork"})), not_found()),
+        row("summary: checkpoint on no message here", PUT, summary, Body::Json(json!({"summary": "s", "covers_through_id": MISSING})), invalid("covers_through_id")),
+        row("summary: checkpoint without a summary", PUT, summary, Body::Json(json!({"summary": null, "covers_through_id": 1})), invalid("covers_through_id")),
+        row("summary: negative tokens", PUT, summary, Body::Json(json!({"summary": "s", "covers_through_id": 1, "tokens": -1})), invalid("tokens")),
+        row("summary: huge tokens", PUT, summary, Body::Json(json!({"summary": "s", "covers_through_id": 1, "tokens": 1_i64 << 40})), invalid("tokens")),
+        row("summary: tokens without a checkpoint", PUT, summary, Body::Json(json!({"summary": "s", "tokens": 3})), invalid("tokens")),
+        row("context: max_tokens 0", GET, &context("max_tokens=0"), Body::Empty, invalid("max_tokens")),
+        row("context: max_tokens absurd", GET, &context("max_tokens=1000000000000"), Body::Empty, invalid("max_tokens")),
+        row("context: max_turns 0", GET, &context("max_turns=0"), Body::Empty, invalid("max_turns")),
+        row("context: max_turns not a number", GET, &context("max_turns=many"), Body::Empty, invalid("max_turns")),
+        row("context: no such conversation", GET, &format!("{missing}/context"), Body::Empty, not_found()),
         row("bulk import sent as JSON", POST, bulk, doc("bad-input:bulk", json!([])), fails(415, "unsupported_media_type", "NDJSON")),
         // NDJSON: the bad line is reported, the good ones are imported.
         row("NDJSON with a truncated line", POST, bulk, truncated_lines, Expect::Report { imported: 2, failed: &[2], present: &["bad-input:nd1", "bad-input:nd2"], absent: &["bad-input:nd-bad"] }),
