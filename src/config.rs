@@ -86,7 +86,8 @@ impl std::fmt::Debug for Config {
 pub struct DatabaseConfig {
     /// Connections per pool (PostgreSQL/MySQL) or SQLite reader connections.
     pub pool_size: usize,
-    /// How long to wait for a lock or a connection, in milliseconds.
+    /// How long to wait for a lock (the SQLite file, a row on PostgreSQL/MySQL) or a
+    /// connection, in milliseconds.
     pub busy_timeout_ms: u64,
     /// SQLite `synchronous`: `full` (durable, default), `normal`, `off` or `extra`.
     pub sqlite_synchronous: SqliteSynchronous,

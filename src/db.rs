@@ -169,6 +169,8 @@ impl Pool {
     fn open(settings: &DbSettings, statements: Arc<AtomicU64>) -> Result<Pool, StoreError> {
         let echo = settings.echo;
         let instrument = move || statement_counter(statements.clone(), echo);
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        let setup = |backend| dialect::session_setup(backend, settings.busy_timeout);
         match &settings.target {
             #[cfg(feature = "sqlite")]
             DbTarget::Sqlite(path) => Ok(Pool::Sqlite(sqlite::SqlitePool::open(
@@ -178,12 +180,12 @@ impl Pool {
             )?)),
             #[cfg(feature = "postgres")]
             DbTarget::Postgres(url) => Ok(Pool::Postgres(
-                server::pool(url, settings, instrument)?,
+                server::pool(url, settings, setup(Backend::Postgres), instrument)?,
                 url.clone(),
             )),
             #[cfg(feature = "mysql")]
             DbTarget::Mysql(url) => Ok(Pool::Mysql(
-                server::pool(url, settings, instrument)?,
+                server::pool(url, settings, setup(Backend::Mysql), instrument)?,
                 url.clone(),
             )),
         }

@@ -53,6 +53,28 @@ pub async fn existing_ids(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec
         .await)
 }
 
+/// Those of `ids` that exist and that no other session holds, locked for this
+/// transaction (`FOR UPDATE SKIP LOCKED`, which never waits). SQLite has one writer and
+/// no row locks: there, those that exist.
+pub async fn lock_unheld(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    with_conn!(
+        conn,
+        |c| conversations
+            .filter(id.eq_any(ids))
+            .order(id)
+            .select(id)
+            .for_update()
+            .skip_locked()
+            .load(c)
+            .await,
+        sqlite: |c| conversations
+            .filter(id.eq_any(ids))
+            .select(id)
+            .load(c)
+            .await
+    )
+}
+
 /// Records activity on an existing conversation, replacing platform and (when given)
 /// chat id.
 pub async fn touch_identity(

@@ -68,6 +68,23 @@ fn capped_around(backend: Backend, expression: &str) -> (String, String) {
     )
 }
 
+/// The statements each new server connection runs first: row-lock waits bounded by
+/// `lock_timeout` (PostgreSQL `lock_timeout`; MySQL `innodb_lock_wait_timeout` and, for
+/// table metadata, `lock_wait_timeout`, in whole seconds, at least 1), so that a row
+/// held by another session answers 503 after the bound instead of waiting without one.
+pub fn session_setup(backend: Backend, lock_timeout: std::time::Duration) -> String {
+    match backend {
+        Backend::Postgres => format!("SET lock_timeout = {}", lock_timeout.as_millis().max(1)),
+        Backend::Mysql => {
+            let seconds = lock_timeout.as_millis().div_ceil(1000).max(1);
+            format!(
+                "SET SESSION innodb_lock_wait_timeout = {seconds}, SESSION lock_wait_timeout = {seconds}"
+            )
+        }
+        Backend::Sqlite => String::new(),
+    }
+}
+
 /// The id MySQL gave the last row inserted on this connection (it has no RETURNING).
 #[cfg(feature = "mysql")]
 pub fn last_insert_id() -> SqlLiteral<BigInt> {

@@ -37,10 +37,12 @@ impl Migrations for diesel_async::AsyncMysqlConnection {
 }
 
 /// A pool of connections to the database `url` names (no connection is made yet); each
-/// new connection gets the instrumentation `instrument` makes.
+/// new connection runs `setup` (see `dialect::session_setup`) and gets the
+/// instrumentation `instrument` makes.
 pub fn pool<C, I>(
     url: &str,
     settings: &DbSettings,
+    setup: String,
     instrument: impl Fn() -> I + Send + Sync + 'static,
 ) -> Result<Pool<C>, StoreError>
 where
@@ -52,8 +54,12 @@ where
     config.custom_setup = Box::new(move |url| {
         let instrumentation = instrument();
         let url = url.to_string();
+        let setup = setup.clone();
         Box::pin(async move {
             let mut conn = C::establish(&url).await?;
+            conn.batch_execute(&setup)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             conn.set_instrumentation(instrumentation);
             Ok(conn)
         })

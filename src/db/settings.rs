@@ -16,7 +16,9 @@ pub struct DbSettings {
     pub target: DbTarget,
     /// Connections per pool (PostgreSQL/MySQL), or reader connections (SQLite).
     pub pool_size: usize,
-    /// How long to wait for a lock (SQLite) or a free connection before giving up.
+    /// How long to wait for a lock (the SQLite file; a row on PostgreSQL/MySQL, through
+    /// each connection's `lock_timeout` / `innodb_lock_wait_timeout`) or a free
+    /// connection before giving up.
     pub busy_timeout: Duration,
     /// SQLite's durability.
     pub sqlite_synchronous: SqliteSynchronous,

@@ -97,7 +97,9 @@ impl Batch {
     /// between), each request is retried alone, so one bad request fails only itself.
     /// A unique violation (another daemon saved the same idempotency key at the same
     /// moment) is retried too, also for a batch of one: the retry finds that save
-    /// committed and answers it as a repeat.
+    /// committed and answers it as a repeat. A conversation whose row another session
+    /// holds does not stall the batch: its saves are written alone afterwards, waiting
+    /// at most the lock timeout (then 503).
     pub async fn commit(self, db: Db) {
         let (requests, replies): (Vec<_>, Vec<_>) = self
             .0
@@ -106,7 +108,17 @@ impl Batch {
             .unzip();
         let requests = Arc::new(requests);
         let outcomes = match write_all(&db, requests.clone()).await {
-            Ok(outcomes) => outcomes,
+            Ok(Applied {
+                mut outcomes,
+                deferred,
+            }) => {
+                // Conversations another session holds: each waits alone, at most the
+                // lock timeout, after the rest of the batch committed.
+                for r in deferred {
+                    outcomes[r] = write_alone(&db, &requests[r]).await.map(|o| alone_at(r, o));
+                }
+                outcomes
+            }
             Err(error @ StoreError::Unavailable(_)) => vec![Err(error); requests.len()],
             // A key another process saved meanwhile: alone, the request finds it stored.
             Err(StoreError::Conflict(_)) => write_each(&db, &requests).await,
@@ -137,10 +149,15 @@ enum Outcome {
 /// What became of one request: its messages' outcomes, or why none was written.
 type RequestOutcome = Result<Vec<Outcome>, StoreError>;
 
-async fn write_all(
-    db: &Db,
-    requests: Arc<Vec<WriteRequest>>,
-) -> Result<Vec<RequestOutcome>, StoreError> {
+/// What a batch's transaction did: each request's outcome, and the requests it left
+/// out because another session holds their conversation's row (their outcome is a
+/// placeholder until they are written alone).
+struct Applied {
+    outcomes: Vec<RequestOutcome>,
+    deferred: Vec<usize>,
+}
+
+async fn write_all(db: &Db, requests: Arc<Vec<WriteRequest>>) -> Result<Applied, StoreError> {
     db.write_tx(async move |conn: &mut DbConn<'_>| apply(conn, &requests).await)
         .await
 }
@@ -149,18 +166,21 @@ async fn write_each(db: &Db, requests: &[WriteRequest]) -> Vec<RequestOutcome> {
     let mut outcomes = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
         let outcome = write_alone(db, request).await;
-        // Alone in its batch, a request can only repeat itself.
-        outcomes.push(outcome.map(|outcomes| {
-            outcomes
-                .into_iter()
-                .map(|outcome| match outcome {
-                    Outcome::SameAs(_, m) => Outcome::SameAs(index, m),
-                    other => other,
-                })
-                .collect()
-        }));
+        outcomes.push(outcome.map(|outcomes| alone_at(index, outcomes)));
     }
     outcomes
+}
+
+/// The outcomes of a request written alone, as request `index` of its batch: alone, a
+/// request can only repeat itself.
+fn alone_at(index: usize, outcomes: Vec<Outcome>) -> Vec<Outcome> {
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::SameAs(_, m) => Outcome::SameAs(index, m),
+            other => other,
+        })
+        .collect()
 }
 
 /// Most times a request written alone is tried while it meets unique violations (each
@@ -173,7 +193,10 @@ async fn write_alone(db: &Db, request: &WriteRequest) -> RequestOutcome {
     loop {
         tries += 1;
         match write_all(db, Arc::new(vec![request.clone()])).await {
-            Ok(mut answer) => {
+            Ok(Applied {
+                outcomes: mut answer,
+                ..
+            }) => {
                 return answer.pop().unwrap_or_else(|| {
                     Err(StoreError::Internal("a write produced no answer".into()))
                 });
@@ -243,17 +266,33 @@ fn answers(
 /// (locked) before their messages are inserted, in id order, so that concurrent
 /// clears, deletes and other daemons' batches see consistent counters and never
 /// deadlock.
-async fn apply(
-    conn: &mut DbConn<'_>,
-    requests: &[WriteRequest],
-) -> Result<Vec<RequestOutcome>, StoreError> {
+async fn apply(conn: &mut DbConn<'_>, requests: &[WriteRequest]) -> Result<Applied, StoreError> {
     let mut ids: Vec<i64> = requests.iter().map(|r| r.conversation_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let existing: HashSet<i64> = conversation_table::existing_ids(conn, &ids)
-        .await?
-        .into_iter()
+    // A batch of several skips the rows other sessions hold (and looks again at those
+    // it did not get: held, or gone); a request alone waits for its row.
+    let ready: HashSet<i64> = if requests.len() > 1 {
+        conversation_table::lock_unheld(conn, &ids).await?
+    } else {
+        conversation_table::existing_ids(conn, &ids).await?
+    }
+    .into_iter()
+    .collect();
+    let missing: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !ready.contains(id))
         .collect();
+    let held: HashSet<i64> = if missing.is_empty() || requests.len() == 1 {
+        HashSet::new()
+    } else {
+        conversation_table::existing_ids(conn, &missing)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut deferred = Vec::new();
     let stored = stored_by_key(conn, requests, &ids).await?;
 
     let mut seen: HashMap<(i64, &str), (usize, usize)> = HashMap::new();
@@ -263,7 +302,12 @@ async fn apply(
     let mut inserted_at: Vec<(usize, usize)> = Vec::new();
     for (r, request) in requests.iter().enumerate() {
         let conversation = request.conversation_id;
-        if !existing.contains(&conversation) {
+        if held.contains(&conversation) {
+            deferred.push(r);
+            outcomes.push(Ok(Vec::new()));
+            continue;
+        }
+        if !ready.contains(&conversation) {
             outcomes.push(Err(StoreError::conversation_not_found(conversation)));
             continue;
         }
@@ -308,7 +352,7 @@ async fn apply(
             request_outcomes[m] = Outcome::Inserted(id);
         }
     }
-    Ok(outcomes)
+    Ok(Applied { outcomes, deferred })
 }
 
 /// The stored messages whose (conversation, idempotency key) a message of the batch

@@ -7,6 +7,7 @@ mod conversations;
 mod editing;
 mod history;
 mod import;
+mod lock_waits;
 mod locking;
 mod maintenance;
 mod numbers;
