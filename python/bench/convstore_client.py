@@ -21,12 +21,11 @@ import statistics
 import time
 from pathlib import Path
 
-from convstore import Client, NewMessage
+from _peer import StorePeer
+
+from convstore import Client
 from convstore.compat import PersistentConversationManager
 from tests.daemon import Daemon
-
-BATCH = 500
-"""Messages per `save_messages` in `bulk_append`."""
 
 
 def _status_kb(pid: int, key: str) -> int | None:
@@ -41,16 +40,13 @@ def _status_kb(pid: int, key: str) -> int | None:
     return None
 
 
-class ConvstoreClient:
+class ConvstoreClient(StorePeer):
     """The harness's peer interface over `convstore.Client` (see the shared README)."""
 
     name = "convstore_client"
-    thread_safe = True
-    per_call_durable = True
-    has_stats = True
 
     def __init__(self, ctx):
-        self.wl = ctx["wl"]
+        super().__init__(ctx)
         binary = os.environ.get("CONVSTORE_BIN")
         if not binary:
             raise RuntimeError("CONVSTORE_BIN is not set: the convstore binary to serve with")
@@ -60,48 +56,16 @@ class ConvstoreClient:
     def open(self, d):
         self.daemon = Daemon(self.binary, Path(d).resolve() / "convstore-client").start()
         self.db = str(self.daemon.folder / "convstore.db")
-        self.client = Client(self.daemon.url, token=self.daemon.token, timeout=120.0)
+        self.store = Client(self.daemon.url, token=self.daemon.token, timeout=120.0)
         self.mgr = PersistentConversationManager(url=self.daemon.url, token=self.daemon.token)
 
     def close(self):
         if self.daemon is None:
             return
-        self.client.close()
+        self.store.close()
         self.mgr.close()
         self.daemon.stop()
         self.daemon = None
-
-    def thread_init(self):
-        pass
-
-    def thread_done(self):
-        pass
-
-    def create(self, i):
-        return self.client.get_or_create(self.wl.user_key(i), "feishu", self.wl.chat_id(i)).id
-
-    def save(self, h, role, content, tokens):
-        self.client.save_message(h, role, content, tokens)
-
-    def flush(self):
-        pass
-
-    def load(self, h, n):
-        # max_turns as large as max_messages, so that only max_messages cuts the window.
-        return self.client.load_history(h, max_turns=n, max_messages=n)
-
-    @staticmethod
-    def contents(rows):
-        return [m.content for m in rows]
-
-    def bulk_append(self, h, i, start_j, n):
-        for first in range(start_j, start_j + n, BATCH):
-            last = min(first + BATCH, start_j + n)
-            batch = [NewMessage(*self.wl.msg(i, j)) for j in range(first, last)]
-            self.client.save_messages(h, batch)
-
-    def count_messages(self):
-        return self.client.get_stats().total_messages
 
     def db_files(self):
         return [self.db, self.db + "-wal"]

@@ -2,7 +2,8 @@
 
 One API (`convstore.api.ConvstoreAPI`), two engines: `Store` runs the store inside this
 process (the native module; SQLite by default, PostgreSQL or MySQL by URL) and `Client`
-talks to a `convstore serve` daemon over HTTP; `AsyncClient` is `Client` for asyncio.
+talks to a `convstore serve` daemon over HTTP; `AsyncClient` and `AsyncStore` are
+`Client` and `Store` for asyncio.
 Moving a bot from one to the other is a change of constructor:
 
     store = convstore.Store()                                   # data/conversations.db
@@ -44,6 +45,7 @@ from convstore.model import (
 __all__ = [
     "AsyncClient",
     "AsyncConvstoreAPI",
+    "AsyncStore",
     "BudgetStatus",
     "Client",
     "Conflict",
@@ -68,9 +70,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """`convstore.Store`, imported on first use: only it needs the native module."""
-    if name == "Store":
-        from convstore.embedded import Store
+    """`convstore.Store` and `AsyncStore`, imported on first use: they need the native module."""
+    if name in ("Store", "AsyncStore"):
+        from convstore import embedded
 
-        return Store
+        return getattr(embedded, name)
     raise AttributeError(f"module 'convstore' has no attribute {name!r}")

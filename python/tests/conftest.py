@@ -1,13 +1,19 @@
 """Fixtures: a real daemon per test, and the engines every API test runs on.
 
-`engine` is parametrized over the engines of the one API. Today that is `remote` (a
-`Client` against a fresh daemon on a loopback port); the embedded store adds its engines
-(SQLite, PostgreSQL, MariaDB) to `ENGINES`, and every test taking `engine`, `store` or
-`manager` then runs on each.
+`engine` is parametrized over the engines of the one API: `remote` (a `Client` against a
+fresh daemon on a loopback port), and the embedded `Store` on a fresh SQLite file
+(`sqlite`), on a scratch PostgreSQL database (`postgres`) and on a scratch MariaDB/MySQL
+database (`mysql`). Every test taking `engine`, `store` or `manager` runs on each.
+
+The server engines take their server from `CONVSTORE_TEST_POSTGRES_URL` and
+`CONVSTORE_TEST_MYSQL_URL` (as the Rust tests do) and create a database of their own per
+test, dropped afterwards. Without the URL such an engine's tests are skipped, or fail
+when `CONVSTORE_REQUIRE_ALL_BACKENDS=1` (as in CI).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +22,12 @@ import pytest
 
 from convstore import AsyncClient, Client
 from convstore.compat import PersistentConversationManager
+from convstore.embedded import AsyncStore, Store
 from tests.daemon import Daemon, build_binary
+from tests.scratch import ScratchDatabase
 
-ENGINES = ["remote"]
+ENGINES = ["remote", "sqlite", "postgres", "mysql"]
+SERVER_URLS = {"postgres": "CONVSTORE_TEST_POSTGRES_URL", "mysql": "CONVSTORE_TEST_MYSQL_URL"}
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +69,8 @@ class RemoteEngine:
     """The one API through `Client` / `AsyncClient` against a daemon."""
 
     name = "remote"
+    backend = "sqlite"
+    """The database the daemon runs on."""
 
     def __init__(self, daemon: Daemon, start_daemon: Any):
         self.daemon = daemon
@@ -108,24 +119,104 @@ class RemoteEngine:
             opened.close()
 
 
+class EmbeddedEngine:
+    """The one API through the embedded `Store` / `AsyncStore` on one database.
+
+    `db_url` is the database (a SQLite file in the test's folder, or a scratch database on
+    a server); every store of the engine opens it, so they see the same conversations.
+    """
+
+    def __init__(self, name: str, db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch):
+        self.name = name
+        self.backend = name
+        self.db_url = db_url
+        self.folder = folder
+        self._monkeypatch = monkeypatch
+        self._opened: list[Any] = []
+
+    def store(self, **options: Any) -> Store:
+        """A new embedded store on the engine's database."""
+        store = Store(self.db_url, **options)
+        self._opened.append(store)
+        return store
+
+    def async_store(self, **options: Any) -> AsyncStore:
+        """A new async embedded store on the engine's database."""
+        store = AsyncStore(self.db_url, **options)
+        self._opened.append(store.store)
+        return store
+
+    def manager(self) -> PersistentConversationManager:
+        """The drop-in, embedded, on the engine's database."""
+        manager = PersistentConversationManager(self.db_url)
+        self._opened.append(manager)
+        return manager
+
+    def manager_as_constructed(
+        self, **arguments: Any
+    ) -> tuple[PersistentConversationManager, Path]:
+        """The drop-in built with the original's constructor `arguments`, and its folder.
+
+        It runs in a folder of its own (the working directory, for the relative paths of
+        the guide's calls), whatever database the engine has.
+        """
+        folder = self.folder / f"constructed{len(self._opened)}"
+        folder.mkdir()
+        self._monkeypatch.chdir(folder)
+        manager = PersistentConversationManager(**arguments)
+        self._opened.append(manager)
+        return manager, folder
+
+    def close(self) -> None:
+        for opened in self._opened:
+            opened.close()
+
+
+Engine = RemoteEngine | EmbeddedEngine
+
+
+def _server_url(name: str) -> str:
+    """The server URL of engine `name` from the environment; skips (or fails) without it."""
+    variable = SERVER_URLS[name]
+    url = os.environ.get(variable)
+    if url:
+        return url
+    message = f"{variable} is not set: the embedded store on {name} is not tested"
+    if os.environ.get("CONVSTORE_REQUIRE_ALL_BACKENDS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> Iterator[RemoteEngine]:
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """Each engine of the one API, on a fresh store."""
-    assert request.param == "remote"
-    engine = RemoteEngine(
-        request.getfixturevalue("daemon"), request.getfixturevalue("start_daemon")
-    )
+    name = request.param
+    scratch = None
+    if name == "remote":
+        engine: Engine = RemoteEngine(
+            request.getfixturevalue("daemon"), request.getfixturevalue("start_daemon")
+        )
+    else:
+        if name == "sqlite":
+            db_url = str(tmp_path / "embedded" / "conversations.db")
+        else:
+            scratch = ScratchDatabase.create(_server_url(name))
+            db_url = scratch.url
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        engine = EmbeddedEngine(name, db_url, tmp_path, monkeypatch)
     yield engine
     engine.close()
+    if scratch is not None:
+        scratch.drop()
 
 
 @pytest.fixture
-def store(engine: RemoteEngine) -> Client:
+def store(engine: Engine) -> Any:
     """A sync store of the engine."""
     return engine.store()
 
 
 @pytest.fixture
-def manager(engine: RemoteEngine) -> PersistentConversationManager:
+def manager(engine: Engine) -> PersistentConversationManager:
     """The drop-in over the engine."""
     return engine.manager()

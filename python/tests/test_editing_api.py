@@ -100,7 +100,7 @@ def test_context_holds_the_newest_whole_turns_that_fit(store):
     assert caught.value.field == "max_tokens"
 
 
-def test_fork_copies_the_messages_up_to_an_id(store):
+def test_fork_copies_the_messages_up_to_an_id(engine, store):
     conv, messages = conversation_with_turns(store)
     store.set_summary(conv.id, "First turn.", covers_through_id=messages[3].id, tokens=3)
     fork = store.fork(conv.id, "u-branch", through_id=messages[7].id)
@@ -112,7 +112,7 @@ def test_fork_copies_the_messages_up_to_an_id(store):
     ]
     with pytest.raises(Conflict) as caught:
         store.fork(conv.id, "u-branch")
-    assert caught.value.status == 409
+    assert caught.value.status == (409 if engine.name == "remote" else None)
 
 
 def test_export_and_import_carry_the_checkpoint(store):

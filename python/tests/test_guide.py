@@ -254,10 +254,10 @@ def test_scheduled_cleanup(manager):
     assert cleanup_job() == 1
 
 
-def test_database_maintenance(manager):
+def test_database_maintenance(engine, manager):
     # The guide runs VACUUM through a SQLAlchemy session; the port uses the store's call.
     report = manager.store.vacuum()
-    assert report.backend == "sqlite"
+    assert report.backend == engine.backend
 
 
 def test_environment_variables(engine):

@@ -16,12 +16,13 @@ BLOCKS = [block for block in python_blocks() if "ConvstoreMemory" not in block]
 
 
 def test_the_section_has_its_blocks():
-    assert len(BLOCKS) == 5
-    assert len(python_blocks()) == 6
+    assert len(BLOCKS) == 6
+    assert len(python_blocks()) == 7
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.splitlines()[0][:40] for b in BLOCKS])
-def test_a_readme_block_runs(daemon, block, capsys):
+def test_a_readme_block_runs(daemon, block, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the embedded block's data/conversations.db goes
     extras = {}
     if "from agents" in block:
         model = CannedModel([[say("msg_1", "Sunny in Paris.")]])
@@ -32,3 +33,5 @@ def test_a_readme_block_runs(daemon, block, capsys):
     exec(compile(code, "README.md", "exec"), names)
     assert capsys.readouterr().out.strip()
     assert names["store"].get_stats().total_messages > 0
+    if "convstore.Store()" in block:
+        assert (tmp_path / "data" / "conversations.db").is_file()
