@@ -1,23 +1,27 @@
 r"""Peer adapter for the shared peer harness: the convstore daemon through `convstore.Client`.
 
 This is how a Python bot uses convstore remotely with this package: one `Client` (one
-httpx keep-alive pool) shared by every thread, saves with the client's safe retries (each
+keep-alive pool: the native transport, or httpx in `ConvstoreClientHttpx`) shared by every
+thread, saves with the client's safe retries (each
 save carries a generated idempotency key), and the drop-in manager for the harness's
 statistics, export/import and cleanup steps.
 
-    CONVSTORE_BIN=target/release/convstore PYTHONPATH=python/bench:python \\
+    CONVSTORE_BIN=target/release/convstore PYTHONPATH=python/bench \\
       $VENV/bin/python ../shared/bench-peers/bench_peers.py --peers agents \\
-      --extra-peer convstore_client:ConvstoreClient
+      --extra-peer convstore_client:ConvstoreClient \\
+      --extra-peer convstore_client:ConvstoreClientHttpx
 
 Each `open(dir)` starts `$CONVSTORE_BIN serve` on a loopback port with a random token and
 a fresh SQLite file in `dir` (the launcher of the package's tests, `tests/daemon.py`);
-`close()` stops it.
+`close()` stops it. The package is the one installed into `$VENV` (`pip install ./python`);
+the source folder is only searched, after it, for the daemon launcher.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +29,8 @@ from _peer import StorePeer
 
 from convstore import Client
 from convstore.compat import PersistentConversationManager
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # after the installed package
 from tests.daemon import Daemon
 
 
@@ -44,6 +50,7 @@ class ConvstoreClient(StorePeer):
     """The harness's peer interface over `convstore.Client` (see the shared README)."""
 
     name = "convstore_client"
+    transport = "native"
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -56,7 +63,9 @@ class ConvstoreClient(StorePeer):
     def open(self, d):
         self.daemon = Daemon(self.binary, Path(d).resolve() / "convstore-client").start()
         self.db = str(self.daemon.folder / "convstore.db")
-        self.store = Client(self.daemon.url, token=self.daemon.token, timeout=120.0)
+        self.store = Client(
+            self.daemon.url, token=self.daemon.token, timeout=120.0, transport=self.transport
+        )
         self.mgr = PersistentConversationManager(url=self.daemon.url, token=self.daemon.token)
 
     def close(self):
@@ -99,3 +108,10 @@ class ConvstoreClient(StorePeer):
             "rss_delta_mb": None if None in (peak, before) else round((peak - before) / 1024, 1),
             "stats": stats,
         }
+
+
+class ConvstoreClientHttpx(ConvstoreClient):
+    """The same over httpx, the transport of `https://` daemons."""
+
+    name = "convstore_client_httpx"
+    transport = "httpx"

@@ -5,7 +5,7 @@ a thread of its own, SQLite with `synchronous = FULL`, so every save is durable 
 returns) shared by every thread, and the drop-in manager over the same store for the
 harness's statistics, export/import and cleanup steps.
 
-    PYTHONPATH=python/bench:python $VENV/bin/python ../shared/bench-peers/bench_peers.py \\
+    PYTHONPATH=python/bench $VENV/bin/python ../shared/bench-peers/bench_peers.py \\
       --peers agents --extra-peer convstore_embedded:ConvstoreEmbedded
 
 (the package installed into `$VENV` with `pip install ./python`).

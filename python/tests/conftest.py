@@ -1,7 +1,8 @@
 """Fixtures: a real daemon per test, and the engines every API test runs on.
 
 `engine` is parametrized over the engines of the one API: `remote` (a `Client` against a
-fresh daemon on a loopback port), and the embedded `Store` on a fresh SQLite file
+fresh daemon on a loopback port, over the native transport), `remote_httpx` (the same
+over httpx), and the embedded `Store` on a fresh SQLite file
 (`sqlite`), on a scratch PostgreSQL database (`postgres`) and on a scratch MariaDB/MySQL
 database (`mysql`). Every test taking `engine`, `store` or `manager` runs on each.
 
@@ -26,7 +27,7 @@ from convstore.embedded import AsyncStore, Store
 from tests.daemon import Daemon, build_binary
 from tests.scratch import ScratchDatabase
 
-ENGINES = ["remote", "sqlite", "postgres", "mysql"]
+ENGINES = ["remote", "remote_httpx", "sqlite", "postgres", "mysql"]
 SERVER_URLS = {"postgres": "CONVSTORE_TEST_POSTGRES_URL", "mysql": "CONVSTORE_TEST_MYSQL_URL"}
 
 
@@ -72,13 +73,15 @@ class RemoteEngine:
     backend = "sqlite"
     """The database the daemon runs on."""
 
-    def __init__(self, daemon: Daemon, start_daemon: Any):
+    def __init__(self, daemon: Daemon, start_daemon: Any, transport: str):
         self.daemon = daemon
+        self.transport = transport
         self._start_daemon = start_daemon
         self._opened: list[Any] = []
 
     def store(self, **options: Any) -> Client:
         """A new sync client of the daemon."""
+        options.setdefault("transport", self.transport)
         client = Client(self.daemon.url, token=self.daemon.token, **options)
         self._opened.append(client)
         return client
@@ -192,9 +195,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """Each engine of the one API, on a fresh store."""
     name = request.param
     scratch = None
-    if name == "remote":
+    if name.startswith("remote"):
         engine: Engine = RemoteEngine(
-            request.getfixturevalue("daemon"), request.getfixturevalue("start_daemon")
+            request.getfixturevalue("daemon"),
+            request.getfixturevalue("start_daemon"),
+            "httpx" if name == "remote_httpx" else "native",
         )
     else:
         if name == "sqlite":

@@ -362,3 +362,13 @@ def test_async_calls_leave_the_event_loop_free(engine):
             assert ticks >= 10
 
     asyncio.run(scenario())
+
+
+def test_the_client_picks_its_transport_by_url():
+    assert convstore.Client("http://127.0.0.1:1").transport == "native"
+    assert convstore.Client("http://127.0.0.1:1", transport="httpx").transport == "httpx"
+    assert convstore.Client("https://convstore.example").transport == "httpx"
+    with pytest.raises(ValueError, match="transport='native'"):
+        convstore.Client("https://convstore.example", transport="native")
+    with pytest.raises(ValueError, match="transport"):
+        convstore.Client("http://127.0.0.1:1", transport="carrier-pigeon")  # type: ignore[arg-type]

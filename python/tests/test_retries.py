@@ -12,6 +12,12 @@ from convstore import NewMessage, Unavailable
 from tests.proxy import LossyProxy
 
 
+@pytest.fixture(params=["native", "httpx"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each transport of the sync client: the same retry rules must hold on both."""
+    return request.param
+
+
 def _restart_later(daemon, delay: float) -> threading.Thread:
     """Kill the daemon now and start it again on the same port after `delay` seconds."""
     daemon.kill()
@@ -25,8 +31,10 @@ def _restart_later(daemon, delay: float) -> threading.Thread:
     return thread
 
 
-def test_reads_and_saves_wait_out_a_daemon_restart(daemon):
-    client = convstore.Client(daemon.url, token=daemon.token, retries=8, backoff=0.05)
+def test_reads_and_saves_wait_out_a_daemon_restart(daemon, transport):
+    client = convstore.Client(
+        daemon.url, token=daemon.token, retries=8, backoff=0.05, transport=transport
+    )
     conv = client.get_or_create("u", "feishu")
     client.save_message(conv.id, "user", "before")
 
@@ -46,8 +54,12 @@ def test_reads_and_saves_wait_out_a_daemon_restart(daemon):
     client.close()
 
 
-def test_calls_that_would_act_twice_are_not_repeated_but_still_wait_for_a_connection(daemon):
-    client = convstore.Client(daemon.url, token=daemon.token, retries=8, backoff=0.05)
+def test_calls_that_would_act_twice_are_not_repeated_but_still_wait_for_a_connection(
+    daemon, transport
+):
+    client = convstore.Client(
+        daemon.url, token=daemon.token, retries=8, backoff=0.05, transport=transport
+    )
     conv = client.get_or_create("u", "feishu")
     restart = _restart_later(daemon, 0.3)
     # Refused connections never reached the daemon: even a usage update is sent again.
@@ -56,8 +68,10 @@ def test_calls_that_would_act_twice_are_not_repeated_but_still_wait_for_a_connec
     client.close()
 
 
-def test_a_daemon_that_stays_away_gives_unavailable_after_the_retries(daemon):
-    client = convstore.Client(daemon.url, token=daemon.token, retries=2, backoff=0.01)
+def test_a_daemon_that_stays_away_gives_unavailable_after_the_retries(daemon, transport):
+    client = convstore.Client(
+        daemon.url, token=daemon.token, retries=2, backoff=0.01, transport=transport
+    )
     conv = client.get_or_create("u", "feishu")
     daemon.kill()
     with pytest.raises(Unavailable) as caught:
@@ -70,9 +84,9 @@ def test_a_daemon_that_stays_away_gives_unavailable_after_the_retries(daemon):
     client.close()
 
 
-def test_a_save_whose_answer_is_lost_is_stored_once(daemon):
+def test_a_save_whose_answer_is_lost_is_stored_once(daemon, transport):
     proxy = LossyProxy(daemon.port)
-    client = convstore.Client(proxy.url, token=daemon.token, backoff=0.01)
+    client = convstore.Client(proxy.url, token=daemon.token, backoff=0.01, transport=transport)
     conv = client.get_or_create("u", "feishu")
 
     proxy.lose_next_answers(1)
@@ -95,9 +109,9 @@ def test_a_save_whose_answer_is_lost_is_stored_once(daemon):
     proxy.close()
 
 
-def test_a_usage_update_whose_answer_is_lost_is_not_sent_twice(daemon):
+def test_a_usage_update_whose_answer_is_lost_is_not_sent_twice(daemon, transport):
     proxy = LossyProxy(daemon.port)
-    client = convstore.Client(proxy.url, token=daemon.token, backoff=0.01)
+    client = convstore.Client(proxy.url, token=daemon.token, backoff=0.01, transport=transport)
     conv = client.get_or_create("u", "feishu")
     proxy.lose_next_answers(1)
     with pytest.raises(Unavailable, match="may or may not have taken effect"):
