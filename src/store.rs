@@ -4,6 +4,7 @@
 
 mod checked;
 mod context;
+mod cursor;
 mod editing;
 mod handlers;
 mod history;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use chrono::{Duration, NaiveDateTime};
 
+use super::cursor;
 use super::requests::{ConversationPage, Obtained};
 use crate::db::conn::DbConn;
 use crate::db::rows::{ConversationRow, NewConversationRow};
@@ -67,10 +68,11 @@ pub async fn list(
         .take(limit as usize)
         .map(Conversation::from)
         .collect();
-    let next_after_id = more.then(|| conversations.last().map(|c| c.id)).flatten();
+    let last = conversations.last().filter(|_| more);
     Ok(ConversationPage {
+        next_after_id: last.map(|c| c.id),
+        next_cursor: last.map(|c| cursor::encode(c.last_activity.naive_utc(), c.id)),
         conversations,
-        next_after_id,
     })
 }
 

@@ -68,9 +68,16 @@ pub struct ListConversations {
     /// Page size, 1 to 1000 (default 50).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// The previous page's `next_after_id`.
+    /// The previous page's `next_after_id`: continues after that conversation's current
+    /// place in the order (which moves when it gets a message; 400 when it is gone).
     #[param(minimum = 1)]
     pub after_id: Option<i64>,
+    /// The previous page's `next_cursor`, an opaque token of the position the page
+    /// ended at: the next page neither repeats nor skips a conversation that did not
+    /// move, whatever happens to the last one shown (a new message, a delete). Not
+    /// together with `after_id`.
+    #[param(max_length = 64)]
+    pub cursor: Option<String>,
 }
 
 /// One page of [`ListConversations`].
@@ -80,6 +87,9 @@ pub struct ConversationPage {
     pub conversations: Vec<Conversation>,
     /// Pass as `after_id` for the next page; `None` on the last page.
     pub next_after_id: Option<i64>,
+    /// Pass as `cursor` for the next page (stable when rows move between pages); `None`
+    /// on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A message to save.

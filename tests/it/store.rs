@@ -12,6 +12,7 @@ mod locking;
 mod maintenance;
 mod numbers;
 mod outage;
+mod paging;
 mod races;
 mod saving;
 mod scheduler;

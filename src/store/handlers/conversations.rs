@@ -9,7 +9,7 @@ use crate::db::conversation_table;
 use crate::error::StoreError;
 use crate::model::{BudgetStatus, Conversation, now};
 use crate::store::requests::*;
-use crate::store::{StoreActor, editing, operations, validate};
+use crate::store::{StoreActor, cursor, editing, operations, validate};
 
 impl Handler<GetOrCreate> for StoreActor {
     type Result = Answer<Obtained>;
@@ -62,15 +62,26 @@ impl Handler<ListConversations> for StoreActor {
                 let after_id = after_id.transpose()?;
                 let prefix = msg.user_key_prefix.as_deref();
                 validate::optional_identifier("user_key_prefix", prefix)?;
-                Ok((limit.unwrap_or(validate::DEFAULT_PAGE), after_id))
+                let position = msg.cursor.as_deref().map(cursor::decode).transpose()?;
+                if position.is_some() && after_id.is_some() {
+                    return Err(StoreError::invalid(
+                        "cursor",
+                        "give either cursor or after_id, not both",
+                    ));
+                }
+                Ok((limit.unwrap_or(validate::DEFAULT_PAGE), after_id, position))
             });
-        checked(check, |(limit, after_id)| {
+        checked(check, |(limit, after_id, position)| {
             self.read(async move |c: &mut DbConn<'_>| {
+                let after = match position {
+                    Some(position) => Some(position),
+                    None => operations::list_position(c, after_id).await?,
+                };
                 let filter = conversation_table::ListFilter {
                     user_key: msg.user_key,
                     user_key_prefix: msg.user_key_prefix,
                     platform: msg.platform,
-                    after: operations::list_position(c, after_id).await?,
+                    after,
                 };
                 operations::list(c, &filter, limit).await
             })
