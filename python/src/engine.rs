@@ -162,6 +162,7 @@ impl Engine {
             platform,
             limit,
             after_id,
+            cursor: None,
         };
         self.ask_json(py, request)
     }
