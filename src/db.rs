@@ -7,6 +7,7 @@
 pub(crate) mod conn;
 pub(crate) mod conversation_table;
 mod dialect;
+pub(crate) mod ledger;
 pub(crate) mod maintenance;
 pub(crate) mod message_table;
 mod readiness;
@@ -27,7 +28,7 @@ use diesel::connection::{Instrumentation, InstrumentationEvent};
 use tracing::info;
 
 use crate::error::StoreError;
-use conn::{Access, DbConn};
+use conn::{Access, DbConn, Link};
 use readiness::Readiness;
 pub use settings::{DbSettings, SqliteSynchronous};
 pub(crate) use target::redact;
@@ -136,30 +137,44 @@ impl Db {
         T: Send + 'static,
     {
         self.readiness.check()?;
+        let op = async move |c: &mut DbConn<'_>| {
+            let result = op(c).await;
+            debug_assert!(
+                result.is_err() || c.ledger.is_empty(),
+                "counters changed outside a write transaction"
+            );
+            result
+        };
         match &*self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => pool.run(access, op).await,
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool, _) => {
                 let mut conn = pool.get().await.map_err(pool_error)?;
-                op(&mut DbConn::Postgres(&mut conn)).await
+                op(&mut DbConn::new(Link::Postgres(&mut conn))).await
             }
             #[cfg(feature = "mysql")]
             Pool::Mysql(pool, _) => {
                 let mut conn = pool.get().await.map_err(pool_error)?;
-                op(&mut DbConn::Mysql(&mut conn)).await
+                op(&mut DbConn::new(Link::Mysql(&mut conn))).await
             }
         }
     }
 
-    /// Runs `op` inside one transaction (see [`DbConn::transaction`]).
+    /// Runs `op` inside one transaction (see [`DbConn::transaction`]), which ends with
+    /// writing what `op` changed in the store-wide counters (its ledger).
     pub(crate) async fn write_tx<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
         self.run(Access::Write, async move |conn: &mut DbConn<'_>| {
-            conn.transaction(op).await
+            conn.transaction(async move |c: &mut DbConn<'_>| {
+                let value = op(c).await?;
+                conversation_table::store_counters::write(c).await?;
+                Ok(value)
+            })
+            .await
         })
         .await
     }

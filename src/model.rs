@@ -150,6 +150,29 @@ pub struct Stats {
     pub longest_conversation_user: Option<String>,
 }
 
+/// What `GetDailyStats` answers: the activity of each UTC day of the window, newest
+/// first, days without any included as zeros.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DailyStats {
+    /// One entry per day, today first.
+    pub days: Vec<DayStats>,
+}
+
+/// What was written on one UTC day. Activity, as it happened: later edits, deletes and
+/// cleanups do not change a past day, and imports add to no day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DayStats {
+    /// The day, `YYYY-MM-DD` (UTC).
+    #[schema(format = Date, example = "2026-12-02")]
+    pub date: String,
+    /// Messages saved that day.
+    pub messages: i64,
+    /// Tokens of those messages, and usage recorded that day.
+    pub tokens: i64,
+    /// Conversations with a message saved or usage recorded that day.
+    pub active_conversations: i64,
+}
+
 /// What `CheckTokenBudget` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BudgetStatus {

@@ -65,6 +65,7 @@ routes! {
         transfer::export,
         transfer::import,
         stats::stats,
+        stats::daily,
         stats::budget,
         admin::cleanup,
         admin::vacuum,

@@ -1,4 +1,5 @@
-//! Read-only figures: the store's statistics and a user's token budget.
+//! Read-only figures: the store's statistics, its daily activity and a user's token
+//! budget.
 
 use actix_web::web::{Data, Path};
 use actix_web::{HttpResponse, get};
@@ -10,8 +11,9 @@ use super::error::ApiError;
 use super::error::ErrorResponses;
 use super::extract::Params;
 use super::state::ApiState;
-use crate::model::{BudgetStatus, Stats};
-use crate::store::requests::{CheckTokenBudget, GetStats};
+use crate::model::{BudgetStatus, DailyStats, Stats};
+use crate::store::requests::{CheckTokenBudget, GetDailyStats, GetStats};
+use crate::store::validate;
 
 /// Query of `GET /v1/budget/{user_key}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -27,6 +29,27 @@ pub struct BudgetQuery {
 #[get("/v1/stats")]
 pub async fn stats(state: Data<ApiState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(ask(&state, GetStats).await?))
+}
+
+/// Query of `GET /v1/stats/daily`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DailyQuery {
+    /// How many UTC days, today included (1 to 366, default 30).
+    #[param(minimum = 1, maximum = 366)]
+    pub days: Option<i64>,
+}
+
+/// Messages, tokens and active conversations of each of the last `days` UTC days, newest
+/// first, from per-day counters (no scan of the messages).
+#[utoipa::path(tag = "stats", params(DailyQuery), responses((status = 200, description = "OK", body = DailyStats), ErrorResponses))]
+#[get("/v1/stats/daily")]
+pub async fn daily(
+    state: Data<ApiState>,
+    Params(query): Params<DailyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let days = query.days.unwrap_or(validate::DEFAULT_DAILY_DAYS);
+    Ok(HttpResponse::Ok().json(ask(&state, GetDailyStats { days }).await?))
 }
 
 /// Whether a user's conversation is within a token budget (no conversation: 0 used).

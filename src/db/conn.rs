@@ -7,6 +7,7 @@ use diesel_async::{AsyncConnection, TransactionManager};
 use futures_util::future::BoxFuture;
 
 use super::dialect;
+pub use super::ledger::Ledger;
 use super::target::Backend;
 use crate::error::StoreError;
 
@@ -30,19 +31,19 @@ macro_rules! with_conn {
         $crate::db::conn::with_conn!(@arms $conn, $c => $body, $c => $body, $m => $mysql)
     };
     (@arms $conn:expr, $s:ident => $sqlite:expr, $p:ident => $postgres:expr, $m:ident => $mysql:expr) => {
-        match $conn {
+        match &mut $conn.link {
             #[cfg(feature = "sqlite")]
-            $crate::db::conn::DbConn::Sqlite($s) => {
+            $crate::db::conn::Link::Sqlite($s) => {
                 let $s = &mut **$s;
                 $sqlite
             }
             #[cfg(feature = "postgres")]
-            $crate::db::conn::DbConn::Postgres($p) => {
+            $crate::db::conn::Link::Postgres($p) => {
                 let $p = &mut **$p;
                 $postgres
             }
             #[cfg(feature = "mysql")]
-            $crate::db::conn::DbConn::Mysql($m) => {
+            $crate::db::conn::Link::Mysql($m) => {
                 let $m = &mut **$m;
                 $mysql
             }
@@ -97,8 +98,28 @@ impl diesel_async::sync_connection_wrapper::SpawnBlocking for Inline {
 pub type SqliteConn =
     diesel_async::sync_connection_wrapper::SyncConnectionWrapper<diesel::SqliteConnection, Inline>;
 
-/// A connection checked out of a [`Db`](super::Db), on one of the compiled-in backends.
-pub enum DbConn<'a> {
+/// A connection checked out of a [`Db`](super::Db), and what the running write
+/// transaction changed in the store-wide counters, which the transaction writes as its
+/// last statements (see [`Ledger`]).
+pub struct DbConn<'a> {
+    /// The connection, on its backend.
+    pub link: Link<'a>,
+    /// The counter changes of the running transaction, not yet written.
+    pub ledger: Ledger,
+}
+
+impl<'a> DbConn<'a> {
+    /// The connection `link`, with nothing recorded.
+    pub fn new(link: Link<'a>) -> DbConn<'a> {
+        DbConn {
+            link,
+            ledger: Ledger::default(),
+        }
+    }
+}
+
+/// A connection on one of the compiled-in backends.
+pub enum Link<'a> {
     /// SQLite through diesel-async's sync wrapper, run inline on a blocking thread.
     #[cfg(feature = "sqlite")]
     Sqlite(&'a mut SqliteConn),
@@ -132,13 +153,13 @@ enum Transaction {
 impl DbConn<'_> {
     /// The backend this connection talks to.
     pub fn backend(&self) -> Backend {
-        match self {
+        match self.link {
             #[cfg(feature = "sqlite")]
-            DbConn::Sqlite(_) => Backend::Sqlite,
+            Link::Sqlite(_) => Backend::Sqlite,
             #[cfg(feature = "postgres")]
-            DbConn::Postgres(_) => Backend::Postgres,
+            Link::Postgres(_) => Backend::Postgres,
             #[cfg(feature = "mysql")]
-            DbConn::Mysql(_) => Backend::Mysql,
+            Link::Mysql(_) => Backend::Mysql,
         }
     }
 

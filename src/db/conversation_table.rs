@@ -1,5 +1,10 @@
 //! Queries on the `conversations` table, each written once for every backend, with the
-//! backend's own SQL from [`dialect`] where one needs it.
+//! backend's own SQL from [`dialect`] where one needs it. Every change to a counter
+//! (`message_count`, `total_tokens`) or to the set of conversations goes through a
+//! function here, which records it in the connection's ledger; [`store_counters`]
+//! writes the ledger to the store-wide totals and the daily activity.
+
+pub mod store_counters;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -9,16 +14,62 @@ use diesel_async::RunQueryDsl;
 
 use super::conn::{DbConn, insert_returning_id, with_conn};
 use super::dialect;
+use super::ledger::{DayActivity, day_number};
 use super::rows::{ConversationRow, NewConversationRow};
 use super::schema::conversations::dsl::*;
 use super::target::Backend;
+use crate::model::MAX_EXACT_INTEGER;
 
 /// Conversations whose counters one UPDATE moves.
 const COUNTERS_PER_UPDATE: usize = 500;
 
 /// Inserts a conversation and returns its id.
 pub async fn insert(conn: &mut DbConn<'_>, row: &NewConversationRow<'_>) -> QueryResult<i64> {
-    insert_returning_id!(conn, diesel::insert_into(conversations).values(row), id)
+    let new_id = insert_returning_id!(conn, diesel::insert_into(conversations).values(row), id)?;
+    record_new(conn, row);
+    Ok(new_id)
+}
+
+/// Inserts a conversation unless its user_key exists; its id, or `None` if it existed.
+/// A conflict is no error, so the transaction goes on (PostgreSQL would abort it).
+pub async fn insert_new(
+    conn: &mut DbConn<'_>,
+    row: &NewConversationRow<'_>,
+) -> QueryResult<Option<i64>> {
+    let new_id = with_conn!(
+        conn,
+        |c| diesel::insert_into(conversations)
+            .values(row)
+            .on_conflict_do_nothing()
+            .returning(id)
+            .get_result(c)
+            .await
+            .optional(),
+        mysql: |c| {
+            let inserted = diesel::insert_or_ignore_into(conversations)
+                .values(row)
+                .execute(c)
+                .await?;
+            if inserted == 0 {
+                return Ok(None);
+            }
+            diesel::select(dialect::last_insert_id())
+                .get_result(c)
+                .await
+                .map(Some)
+        }
+    )?;
+    if new_id.is_some() {
+        record_new(conn, row);
+    }
+    Ok(new_id)
+}
+
+fn record_new(conn: &mut DbConn<'_>, row: &NewConversationRow<'_>) {
+    let totals = &mut conn.ledger.totals;
+    totals.conversations += 1;
+    totals.messages += row.message_count;
+    totals.tokens += row.total_tokens;
 }
 
 /// The conversation with this id.
@@ -53,25 +104,74 @@ pub async fn existing_ids(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec
         .await)
 }
 
-/// Those of `ids` that exist and that no other session holds, locked for this
-/// transaction (`FOR UPDATE SKIP LOCKED`, which never waits). SQLite has one writer and
-/// no row locks: there, those that exist.
-pub async fn lock_unheld(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<i64>> {
-    with_conn!(
-        conn,
-        |c| conversations
+/// Which of `ids` exist, with their `active_day` and `total_tokens`, in id order,
+/// locked until the transaction ends (the counter update that follows would lock them
+/// anyway), so that the totals learn what a capped addition really added.
+pub async fn lock_for_counters(
+    conn: &mut DbConn<'_>,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, i64, i64)>> {
+    let query =
+        conversations
             .filter(id.eq_any(ids))
             .order(id)
-            .select(id)
-            .for_update()
-            .skip_locked()
-            .load(c)
-            .await,
-        sqlite: |c| conversations
+            .select((id, active_day, total_tokens));
+    with_conn!(
+        conn,
+        |c| query.for_update().load(c).await,
+        sqlite: |c| query.load(c).await
+    )
+}
+
+/// The counters (id, messages, tokens) of those of `ids` (inactive since before
+/// `cutoff`, if given), locked until the transaction ends, so that what is removed is
+/// what is subtracted from the totals.
+async fn lock_counters(
+    conn: &mut DbConn<'_>,
+    ids: &[i64],
+    cutoff: Option<NaiveDateTime>,
+) -> QueryResult<Vec<(i64, i64, i64)>> {
+    // No cutoff: the last time every backend can store, later than any activity.
+    let no_cutoff = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|day| day.and_hms_opt(23, 59, 59))
+        .expect("a valid time");
+    let query = conversations
+        .filter(id.eq_any(ids))
+        .filter(last_activity.lt(cutoff.unwrap_or(no_cutoff)))
+        .order(id)
+        .select((id, message_count, total_tokens));
+    with_conn!(
+        conn,
+        |c| query.for_update().load(c).await,
+        sqlite: |c| query.load(c).await
+    )
+}
+
+/// Records in the ledger that the conversations of `locked` (see [`lock_counters`])
+/// are going.
+fn record_removed(conn: &mut DbConn<'_>, locked: &[(i64, i64, i64)]) {
+    let totals = &mut conn.ledger.totals;
+    for (_, messages, tokens) in locked {
+        totals.conversations -= 1;
+        totals.messages -= messages;
+        totals.tokens -= tokens;
+    }
+}
+
+/// Those of `ids` that exist and that no other session holds, locked for this
+/// transaction (`FOR UPDATE SKIP LOCKED`, which never waits), with their `active_day`
+/// and `total_tokens` as [`lock_for_counters`] gives them. SQLite has one writer and
+/// no row locks: there, those that exist.
+pub async fn lock_unheld(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<(i64, i64, i64)>> {
+    let query =
+        conversations
             .filter(id.eq_any(ids))
-            .select(id)
-            .load(c)
-            .await
+            .order(id)
+            .select((id, active_day, total_tokens));
+    with_conn!(
+        conn,
+        |c| query.for_update().skip_locked().load(c).await,
+        sqlite: |c| query.load(c).await
     )
 }
 
@@ -119,15 +219,34 @@ fn tokens_plus(backend: Backend, added: i64) -> TokensPlus {
 
 /// Adds usage not tied to a message to a conversation's tokens (stopping at 2^53 - 1)
 /// and records the activity.
+/// Adds usage not tied to a message to a conversation's tokens (stopping at 2^53 - 1)
+/// and records the activity; the rows touched (0: no such conversation).
 pub async fn add_usage(
     conn: &mut DbConn<'_>,
     id_: i64,
     tokens: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    let locked = lock_for_counters(conn, &[id_]).await?;
+    let Some(&(_, active_day_before, total_tokens_before)) = <[_]>::first(&locked) else {
+        return Ok(0);
+    };
+    let delta = CounterDelta {
+        id: id_,
+        tokens,
+        last_activity: now,
+        active_day_before,
+        total_tokens_before,
+        ..CounterDelta::default()
+    };
+    record_added(conn, &[delta]);
     let new_tokens = tokens_plus(conn.backend(), tokens);
     with_conn!(conn, |c| diesel::update(conversations.find(id_))
-        .set((total_tokens.eq(new_tokens), last_activity.eq(now)))
+        .set((
+            total_tokens.eq(new_tokens),
+            last_activity.eq(now),
+            active_day.eq(delta.active_day_after()),
+        ))
         .execute(c)
         .await)
 }
@@ -143,13 +262,14 @@ async fn add_messages(conn: &mut DbConn<'_>, delta: &CounterDelta) -> QueryResul
             message_tokens.eq(message_tokens + delta.tokens),
             user_messages.eq(user_messages + delta.user_messages),
             last_activity.eq(delta.last_activity),
+            active_day.eq(delta.active_day_after()),
         ))
         .execute(c)
         .await)
 }
 
 /// What one committed batch adds to one conversation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct CounterDelta {
     /// The conversation.
     pub id: i64,
@@ -161,6 +281,41 @@ pub struct CounterDelta {
     pub user_messages: i64,
     /// The new last activity.
     pub last_activity: NaiveDateTime,
+    /// The conversation's `active_day` before (from [`lock_for_counters`]): a day later
+    /// than it makes the conversation one of that day's active ones.
+    pub active_day_before: i64,
+    /// The conversation's `total_tokens` before (from [`lock_for_counters`]).
+    pub total_tokens_before: i64,
+}
+
+impl CounterDelta {
+    /// The conversation's `active_day` after the update.
+    fn active_day_after(&self) -> i64 {
+        day_number(self.last_activity).max(self.active_day_before)
+    }
+
+    /// What the update adds to `total_tokens`, which stops at 2^53 - 1.
+    fn tokens_added(&self) -> i64 {
+        (self.total_tokens_before + self.tokens).min(MAX_EXACT_INTEGER) - self.total_tokens_before
+    }
+}
+
+/// Records the deltas in the ledger: the totals, and the activity of their day.
+fn record_added(conn: &mut DbConn<'_>, deltas: &[CounterDelta]) {
+    let ledger = &mut conn.ledger;
+    for delta in deltas {
+        ledger.totals.messages += delta.messages;
+        ledger.totals.tokens += delta.tokens_added();
+        let day = day_number(delta.last_activity);
+        ledger.add_activity(
+            day,
+            DayActivity {
+                messages: delta.messages,
+                tokens: delta.tokens,
+                active_conversations: i64::from(day > delta.active_day_before),
+            },
+        );
+    }
 }
 
 /// Moves the counters and last activity of many conversations. On the server backends
@@ -169,6 +324,7 @@ pub struct CounterDelta {
 /// order. SQLite, in process, runs one cached statement per conversation, cheaper than
 /// parsing a statement whose text changes with every batch.
 pub async fn add_to_counters(conn: &mut DbConn<'_>, deltas: &[CounterDelta]) -> QueryResult<()> {
+    record_added(conn, deltas);
     let backend = conn.backend();
     if backend == Backend::Sqlite {
         for delta in deltas {
@@ -198,6 +354,11 @@ pub async fn add_to_counters(conn: &mut DbConn<'_>, deltas: &[CounterDelta]) -> 
                 query = query
                     .bind::<BigInt, _>(delta.id)
                     .bind::<Timestamp, _>(delta.last_activity);
+            }
+            for delta in chunk {
+                query = query
+                    .bind::<BigInt, _>(delta.id)
+                    .bind::<BigInt, _>(delta.active_day_after());
             }
             for delta in chunk {
                 query = query.bind::<BigInt, _>(delta.id);
@@ -259,14 +420,16 @@ pub struct Removal {
     pub checkpoint: CheckpointChange,
 }
 
-/// Takes removed messages out of a conversation's counters (and checkpoint) and records
-/// the activity.
+/// Takes removed messages out of a conversation's counters (and checkpoint) and the
+/// store-wide totals, and records the activity (the day's activity stays: it happened).
 pub async fn remove_messages(
     conn: &mut DbConn<'_>,
     id_: i64,
     removal: &Removal,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    conn.ledger.totals.messages -= removal.messages;
+    conn.ledger.totals.tokens -= removal.tokens;
     let counters = (
         message_count.eq(message_count - removal.messages),
         total_tokens.eq(total_tokens - removal.tokens),
@@ -372,8 +535,16 @@ pub async fn set_persona(
         .await)
 }
 
-/// Resets counters, summary and checkpoint after the messages were cleared.
+/// Resets counters, summary and checkpoint, before the messages are cleared (the
+/// conversation is locked first); the rows touched (0: no such conversation).
 pub async fn reset(conn: &mut DbConn<'_>, id_: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    let locked = lock_counters(conn, &[id_], None).await?;
+    if locked.is_empty() {
+        return Ok(0);
+    }
+    record_removed(conn, &locked);
+    // The conversation stays; only its counters go.
+    conn.ledger.totals.conversations += 1;
     with_conn!(conn, |c| diesel::update(conversations.find(id_))
         .set((
             (
@@ -391,25 +562,43 @@ pub async fn reset(conn: &mut DbConn<'_>, id_: i64, now: NaiveDateTime) -> Query
 }
 
 /// Gives conversation `id_` every field of `row` (a replace-import: the id stays, so
-/// callers that kept it still find it).
+/// callers that kept it still find it), and the totals its counters.
 pub async fn replace(
     conn: &mut DbConn<'_>,
     id_: i64,
     row: &NewConversationRow<'_>,
 ) -> QueryResult<usize> {
+    let locked = lock_counters(conn, &[id_], None).await?;
+    if locked.is_empty() {
+        return Ok(0);
+    }
+    record_removed(conn, &locked);
+    record_new(conn, row);
     with_conn!(conn, |c| diesel::update(conversations.find(id_))
         .set(row)
         .execute(c)
         .await)
 }
 
-/// Deletes conversations (their messages go with them).
+/// Deletes conversations (their messages go with them); how many went.
 pub async fn delete(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<usize> {
-    with_conn!(conn, |c| diesel::delete(
-        conversations.filter(id.eq_any(ids))
+    let locked = lock_counters(conn, ids, None).await?;
+    delete_locked(conn, &locked).await
+}
+
+/// Deletes the conversations of `locked` (see [`lock_counters`]) and records it.
+async fn delete_locked(conn: &mut DbConn<'_>, locked: &[(i64, i64, i64)]) -> QueryResult<usize> {
+    if locked.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = locked.iter().map(|(i, _, _)| *i).collect();
+    let deleted = with_conn!(conn, |c| diesel::delete(
+        conversations.filter(id.eq_any(&ids))
     )
     .execute(c)
-    .await)
+    .await)?;
+    record_removed(conn, locked);
+    Ok(deleted)
 }
 
 diesel::define_sql_function! {
@@ -501,21 +690,17 @@ pub async fn inactive_ids(
         .await)
 }
 
-/// Number of conversations, and the sums of their message and token counters.
-pub async fn totals(conn: &mut DbConn<'_>) -> QueryResult<(i64, i64, i64)> {
-    let backend = conn.backend();
-    let query = conversations.select((
-        diesel::dsl::count_star(),
-        dialect::sum_bigint(backend, "message_count"),
-        dialect::sum_bigint(backend, "total_tokens"),
-    ));
-    with_conn!(conn, |c| query.get_result(c).await)
-}
-
-/// The user and message count of the longest conversation (the oldest of equals).
+/// The user and message count of the longest conversation (the oldest of equals): the
+/// largest counter, then the first conversation with it, each one probe of the
+/// (message_count, id) index however many conversations tie.
 pub async fn longest(conn: &mut DbConn<'_>) -> QueryResult<Option<(String, i64)>> {
+    let other = diesel::alias!(super::schema::conversations as other);
+    let most = other
+        .select(diesel::dsl::max(other.field(message_count)))
+        .single_value();
     with_conn!(conn, |c| conversations
-        .order((message_count.desc(), id))
+        .filter(message_count.nullable().eq(most))
+        .order(id)
         .select((user_key, message_count))
         .first(c)
         .await
@@ -529,11 +714,6 @@ pub async fn delete_inactive(
     ids: &[i64],
     cutoff: NaiveDateTime,
 ) -> QueryResult<usize> {
-    with_conn!(conn, |c| diesel::delete(
-        conversations
-            .filter(id.eq_any(ids))
-            .filter(last_activity.lt(cutoff))
-    )
-    .execute(c)
-    .await)
+    let locked = lock_counters(conn, ids, Some(cutoff)).await?;
+    delete_locked(conn, &locked).await
 }

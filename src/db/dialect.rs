@@ -93,12 +93,13 @@ pub fn last_insert_id() -> SqlLiteral<BigInt> {
 
 /// The columns [`counters_update`] sets, in the order their CASE arms are bound: each
 /// column's name, and whether the arm's value is added to it (else it replaces it).
-pub const COUNTER_COLUMNS: [(&str, bool); 5] = [
+pub const COUNTER_COLUMNS: [(&str, bool); 6] = [
     ("message_count", true),
     ("total_tokens", true),
     ("message_tokens", true),
     ("user_messages", true),
     ("last_activity", false),
+    ("active_day", false),
 ];
 
 /// The UPDATE that moves the counters of `n` conversations (see

@@ -5,6 +5,8 @@ use diesel::prelude::*;
 use diesel::result::QueryResult;
 use diesel_async::RunQueryDsl;
 
+#[cfg(feature = "postgres")]
+use super::conn::Link;
 use super::conn::{DbConn, insert_returning_id, with_conn};
 use super::dialect;
 use super::rows::{MessageRow, NewMessageRow};
@@ -26,7 +28,7 @@ pub async fn insert_returning_ids(
     rows: &[NewMessageRow<'_>],
 ) -> QueryResult<Vec<i64>> {
     #[cfg(feature = "postgres")]
-    if let DbConn::Postgres(c) = conn {
+    if let Link::Postgres(c) = &mut conn.link {
         let mut all = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let mut ids: Vec<i64> = diesel::insert_into(messages)

@@ -1,4 +1,4 @@
-//! The two tables, in diesel's terms. Hand-written with portable types only, so that
+//! The tables, in diesel's terms. Hand-written with portable types only, so that
 //! one schema serves all three backends. Public for tools that work on a database
 //! directly (the benchmark's raw SQLite ceiling); the store's own queries are in the
 //! table modules.
@@ -38,6 +38,9 @@ diesel::table! {
         covered_tokens -> BigInt,
         /// `user_messages` up to the checkpoint (0 without one).
         covered_user_messages -> BigInt,
+        /// The UTC day (days since 1970-01-01) of its last save or usage, so that a
+        /// day's active conversations count each conversation once.
+        active_day -> BigInt,
     }
 }
 
@@ -63,5 +66,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The store-wide totals, in shards: each write transaction adds what it changed to
+    /// one shard, so that writers do not queue on one row; the totals are the sums.
+    store_totals (shard) {
+        /// Shard number, 0 to 15.
+        shard -> Integer,
+        /// Conversations.
+        conversations -> BigInt,
+        /// The sum of their message counters.
+        messages -> BigInt,
+        /// The sum of their token counters.
+        tokens -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// What was written on each UTC day, in shards as `store_totals`.
+    daily_activity (day, shard) {
+        /// Days since 1970-01-01.
+        day -> BigInt,
+        /// Shard number.
+        shard -> Integer,
+        /// Messages saved that day.
+        messages -> BigInt,
+        /// Their tokens, and usage recorded that day.
+        tokens -> BigInt,
+        /// Conversations with a save or usage that day.
+        active_conversations -> BigInt,
+    }
+}
+
 diesel::joinable!(messages -> conversations (conversation_id));
-diesel::allow_tables_to_appear_in_same_query!(conversations, messages);
+diesel::allow_tables_to_appear_in_same_query!(
+    conversations,
+    messages,
+    store_totals,
+    daily_activity
+);

@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::conn::Link;
 use super::conn::{DbConn, with_conn};
 use super::dialect;
 use super::target::DbTarget;
@@ -205,12 +207,12 @@ async fn connected<T>(
         #[cfg(feature = "postgres")]
         DbTarget::Postgres(url) => {
             let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
-            op(&mut DbConn::Postgres(&mut conn)).await
+            op(&mut DbConn::new(Link::Postgres(&mut conn))).await
         }
         #[cfg(feature = "mysql")]
         DbTarget::Mysql(url) => {
             let mut conn = diesel_async::AsyncMysqlConnection::establish(url).await?;
-            op(&mut DbConn::Mysql(&mut conn)).await
+            op(&mut DbConn::new(Link::Mysql(&mut conn))).await
         }
         other => Err(StoreError::invalid(
             "db_url",

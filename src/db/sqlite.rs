@@ -15,7 +15,7 @@ use diesel::{Connection, SqliteConnection};
 use diesel_async::AsyncConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::conn::{Access, DbConn, SqliteConn};
+use super::conn::{Access, DbConn, Link, SqliteConn};
 use super::settings::DbSettings;
 use crate::error::StoreError;
 
@@ -117,7 +117,7 @@ impl SqlitePool {
                 let conn = writer
                     .as_mut()
                     .ok_or_else(|| StoreError::Internal("the SQLite writer is missing".into()))?;
-                futures_executor::block_on(op(&mut DbConn::Sqlite(conn)))
+                futures_executor::block_on(op(&mut DbConn::new(Link::Sqlite(conn))))
             }
             Access::Read => {
                 let reader = lock(&self.readers).pop();
@@ -125,7 +125,8 @@ impl SqlitePool {
                     Some(conn) => conn,
                     None => self.connect()?,
                 };
-                let result = futures_executor::block_on(op(&mut DbConn::Sqlite(&mut conn)));
+                let result =
+                    futures_executor::block_on(op(&mut DbConn::new(Link::Sqlite(&mut conn))));
                 let mut readers = lock(&self.readers);
                 if readers.len() < self.readers_max {
                     readers.push(conn);
@@ -135,17 +136,21 @@ impl SqlitePool {
         }
     }
 
-    /// Applies pending migrations; returns how many ran.
+    /// Applies pending migrations; returns how many ran. All of them run in one
+    /// transaction that holds the write lock from its start, so that daemons starting
+    /// together on a fresh file take turns: the second finds everything applied.
     pub async fn migrate(self: &Arc<Self>) -> Result<usize, StoreError> {
         self.run(Access::Write, async |conn: &mut DbConn<'_>| {
-            let DbConn::Sqlite(conn) = conn else {
+            let Link::Sqlite(conn) = &mut conn.link else {
                 unreachable!("the SQLite pool hands out SQLite connections")
             };
             let applied = conn
                 .spawn_blocking(|c| {
-                    c.run_pending_migrations(MIGRATIONS)
-                        .map(|applied| applied.len())
-                        .map_err(diesel::result::Error::QueryBuilderError)
+                    c.exclusive_transaction(|c| {
+                        c.run_pending_migrations(MIGRATIONS)
+                            .map(|applied| applied.len())
+                            .map_err(diesel::result::Error::QueryBuilderError)
+                    })
                 })
                 .await?;
             Ok(applied)

@@ -8,10 +8,12 @@ use chrono::{Duration, NaiveDateTime};
 use super::cursor;
 use super::requests::{ConversationPage, Obtained};
 use crate::db::conn::DbConn;
+use crate::db::conversation_table::store_counters;
+use crate::db::ledger::{DayActivity, Totals, day_number};
 use crate::db::rows::{ConversationRow, NewConversationRow};
 use crate::db::{conversation_table, message_table};
 use crate::error::StoreError;
-use crate::model::{Conversation, Stats, StoredMessage};
+use crate::model::{Conversation, DailyStats, DayStats, Stats, StoredMessage};
 use crate::transfer::ExportDocument;
 
 /// Conversations deleted per transaction by a cleanup.
@@ -76,58 +78,62 @@ pub async fn list(
     })
 }
 
-/// Gets or creates the conversation of `user_key`. Race-free across processes: the
-/// UNIQUE user_key decides, and the loser of a race takes the winner's conversation.
-pub async fn get_or_create(
+/// The conversation of `user_key` after recording activity on it (replacing platform
+/// and, when given, chat id), or `None` if it does not exist. One UPDATE writes, so it
+/// needs no transaction of its own.
+pub async fn touch_existing(
     conn: &mut DbConn<'_>,
     user_key: &str,
     platform: &str,
     chat_id: Option<&str>,
     now: NaiveDateTime,
-) -> Result<Obtained, StoreError> {
-    if conversation_table::find_by_user(conn, user_key)
-        .await?
-        .is_none()
-    {
-        let row = NewConversationRow {
-            user_key,
-            platform,
-            chat_id,
-            created_at: now,
-            last_activity: now,
-            summary: None,
-            total_tokens: 0,
-            message_count: 0,
-            active_persona_id: None,
-            summary_covers_through_id: None,
-            summary_tokens: 0,
-            message_tokens: 0,
-            user_messages: 0,
-            covered_tokens: 0,
-            covered_user_messages: 0,
-        };
-        match conversation_table::insert(conn, &row).await {
-            Ok(id) => {
-                return Ok(Obtained {
-                    conversation: conversation(conn, id).await?,
-                    created: true,
-                });
-            }
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
-    let existing: ConversationRow = conversation_table::find_by_user(conn, user_key)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("conversation of {user_key:?}")))?;
+) -> Result<Option<Obtained>, StoreError> {
+    let Some(existing) = conversation_table::find_by_user(conn, user_key).await? else {
+        return Ok(None);
+    };
     conversation_table::touch_identity(conn, existing.id, platform, chat_id, now).await?;
-    Ok(Obtained {
+    Ok(Some(Obtained {
         conversation: conversation(conn, existing.id).await?,
         created: false,
-    })
+    }))
+}
+
+/// Creates the conversation of `user_key` (inside the caller's transaction, which
+/// counts it); `None` if another process created it meanwhile. Race-free across
+/// processes: the UNIQUE user_key decides, and the loser of a race then takes the
+/// winner's conversation with [`touch_existing`], after this transaction: on MySQL a
+/// lock on the winner's row taken here would deadlock with the other losers.
+pub async fn create(
+    conn: &mut DbConn<'_>,
+    user_key: &str,
+    platform: &str,
+    chat_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Option<Obtained>, StoreError> {
+    let row = NewConversationRow {
+        user_key,
+        platform,
+        chat_id,
+        created_at: now,
+        last_activity: now,
+        summary: None,
+        total_tokens: 0,
+        message_count: 0,
+        active_persona_id: None,
+        summary_covers_through_id: None,
+        summary_tokens: 0,
+        message_tokens: 0,
+        user_messages: 0,
+        covered_tokens: 0,
+        covered_user_messages: 0,
+    };
+    match conversation_table::insert_new(conn, &row).await? {
+        Some(id) => Ok(Some(Obtained {
+            conversation: conversation(conn, id).await?,
+            created: true,
+        })),
+        None => Ok(None),
+    }
 }
 
 /// Deletes the messages of `id` and resets its counters and summary; returns how many
@@ -212,10 +218,14 @@ pub fn cleanup_cutoff(now: NaiveDateTime, days: i64) -> NaiveDateTime {
     now - Duration::days(days)
 }
 
-/// The guide's statistics, from the conversations table alone (its counters move in
-/// the same transactions as the messages).
+/// The guide's statistics, from the store-wide totals (which move in the same
+/// transactions as the rows) and one probe of the conversations' message_count index.
 pub async fn stats(conn: &mut DbConn<'_>) -> Result<Stats, StoreError> {
-    let (count, messages, tokens) = conversation_table::totals(conn).await?;
+    let Totals {
+        conversations: count,
+        messages,
+        tokens,
+    } = store_counters::totals(conn).await?;
     let longest = if count > 0 {
         conversation_table::longest(conn).await?
     } else {
@@ -237,6 +247,37 @@ pub async fn stats(conn: &mut DbConn<'_>) -> Result<Stats, StoreError> {
         longest_conversation_messages: longest.as_ref().map_or(0, |(_, n)| *n),
         longest_conversation_user: longest.map(|(user, _)| user),
     })
+}
+
+/// The activity of the `days` UTC days up to the day of `now`, newest first, days
+/// without any as zeros: one read of the daily counters.
+pub async fn daily(
+    conn: &mut DbConn<'_>,
+    now: NaiveDateTime,
+    days: i64,
+) -> Result<DailyStats, StoreError> {
+    let today = day_number(now);
+    let first = today - (days - 1);
+    let mut written = store_counters::activity(conn, first, today).await?;
+    let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
+    let mut entries = Vec::with_capacity(days as usize);
+    for day in (first..=today).rev() {
+        let activity = match written.last() {
+            Some((last, activity)) if *last == day => {
+                let activity = *activity;
+                written.pop();
+                activity
+            }
+            _ => DayActivity::default(),
+        };
+        entries.push(DayStats {
+            date: (epoch + Duration::days(day)).format("%Y-%m-%d").to_string(),
+            messages: activity.messages,
+            tokens: activity.tokens,
+            active_conversations: activity.active_conversations,
+        });
+    }
+    Ok(DailyStats { days: entries })
 }
 
 /// The export document of `row`'s conversation.

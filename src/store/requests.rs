@@ -5,7 +5,7 @@ use actix::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
-use crate::model::{BudgetStatus, Conversation, Role, Stats, StoredMessage};
+use crate::model::{BudgetStatus, Conversation, DailyStats, Role, Stats, StoredMessage};
 use crate::transfer::ExportDocument;
 
 /// Gets the conversation of `user_key`, creating it if there is none. On an existing
@@ -289,6 +289,15 @@ pub struct ImportConversation {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Stats, StoreError>")]
 pub struct GetStats;
+
+/// The activity of the last `days` UTC days, today included (1 to
+/// [`MAX_DAILY_DAYS`](crate::store::validate::MAX_DAILY_DAYS)).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<DailyStats, StoreError>")]
+pub struct GetDailyStats {
+    /// How many days.
+    pub days: i64,
+}
 
 /// Runs the backend's maintenance (SQLite: VACUUM, optimize, WAL checkpoint;
 /// PostgreSQL: VACUUM ANALYZE; MySQL: OPTIMIZE/ANALYZE TABLE).

@@ -28,6 +28,10 @@ pub const MAX_PAGE: i64 = 1_000;
 pub const DEFAULT_PAGE: i64 = 50;
 /// Largest age, in days, a cleanup may name.
 pub const MAX_CLEANUP_DAYS: i64 = 36_500;
+/// Most days `GetDailyStats` may ask for.
+pub const MAX_DAILY_DAYS: i64 = 366;
+/// Days `GET /v1/stats/daily` answers when it names none.
+pub const DEFAULT_DAILY_DAYS: i64 = 30;
 /// Largest token usage one call may add.
 pub const MAX_USAGE: i64 = 1_000_000_000_000;
 /// Deepest nesting of arrays and objects in metadata (the object itself is level 1).

@@ -271,18 +271,20 @@ async fn apply(conn: &mut DbConn<'_>, requests: &[WriteRequest]) -> Result<Appli
     ids.sort_unstable();
     ids.dedup();
     // A batch of several skips the rows other sessions hold (and looks again at those
-    // it did not get: held, or gone); a request alone waits for its row.
-    let ready: HashSet<i64> = if requests.len() > 1 {
+    // it did not get: held, or gone); a request alone waits for its row. Both lock what
+    // they get, and learn what the counters need of it.
+    let ready: HashMap<i64, (i64, i64)> = if requests.len() > 1 {
         conversation_table::lock_unheld(conn, &ids).await?
     } else {
-        conversation_table::existing_ids(conn, &ids).await?
+        conversation_table::lock_for_counters(conn, &ids).await?
     }
     .into_iter()
+    .map(|(id, active_day, tokens)| (id, (active_day, tokens)))
     .collect();
     let missing: Vec<i64> = ids
         .iter()
         .copied()
-        .filter(|id| !ready.contains(id))
+        .filter(|id| !ready.contains_key(id))
         .collect();
     let held: HashSet<i64> = if missing.is_empty() || requests.len() == 1 {
         HashSet::new()
@@ -307,10 +309,10 @@ async fn apply(conn: &mut DbConn<'_>, requests: &[WriteRequest]) -> Result<Appli
             outcomes.push(Ok(Vec::new()));
             continue;
         }
-        if !ready.contains(&conversation) {
+        let Some(&(active_day_before, total_tokens_before)) = ready.get(&conversation) else {
             outcomes.push(Err(StoreError::conversation_not_found(conversation)));
             continue;
-        }
+        };
         let mut request_outcomes = Vec::with_capacity(request.messages.len());
         for (m, message) in request.messages.iter().enumerate() {
             if let Some(key) = message.idempotency_key.as_deref() {
@@ -331,6 +333,8 @@ async fn apply(conn: &mut DbConn<'_>, requests: &[WriteRequest]) -> Result<Appli
                 tokens: 0,
                 user_messages: 0,
                 last_activity: row.timestamp,
+                active_day_before,
+                total_tokens_before,
             });
             delta.messages += 1;
             delta.user_messages += i64::from(row.role == Role::User);

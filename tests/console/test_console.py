@@ -63,8 +63,8 @@ def replay_daily(page: Page) -> None:
 def sign_in(page: Page, daemon: Daemon, token: str | None = None) -> None:
     """Opens the console and signs in with ``token`` (default: the daemon's)."""
     page.goto(daemon.base + "/console")
-    page.get_by_label("Token").fill(token or daemon.token)
-    page.get_by_label("Token").press("Enter")
+    page.get_by_label("Token", exact=True).fill(token or daemon.token)
+    page.get_by_label("Token", exact=True).press("Enter")
 
 
 def signed_in(page: Page, daemon: Daemon) -> None:
@@ -114,7 +114,7 @@ def test_a_wrong_token_sees_nothing(page: Page, daemon: Daemon, seeded: Seeded, 
 def test_sign_in_shows_the_statistics(page: Page, daemon: Daemon, seeded: Seeded, screenshots):
     """The token is asked once, kept for the tab, and the guide's seven figures shown."""
     page.goto(daemon.base + "/console")
-    expect(page.get_by_label("Token")).to_be_focused()
+    expect(page.get_by_label("Token", exact=True)).to_be_focused()
     page.screenshot(path=screenshots / "00-sign-in.png", full_page=True)
     signed_in(page, daemon)
     stats = daemon.get("/v1/stats")
@@ -137,7 +137,7 @@ def test_sign_in_shows_the_statistics(page: Page, daemon: Daemon, seeded: Seeded
     # A reload keeps the session; the token is not asked again.
     page.reload()
     expect(page.get_by_role("heading", level=1, name="Overview")).to_be_visible()
-    expect(page.get_by_label("Token")).to_be_hidden()
+    expect(page.get_by_label("Token", exact=True)).to_be_hidden()
     page.screenshot(path=screenshots / "02-overview.png", full_page=True)
     # The longest conversation's user leads to it.
     page.locator('[data-stat="longest_conversation_user"] a').click()
@@ -184,11 +184,6 @@ def test_the_chart_draws_the_contract_shape(
     page.screenshot(path=screenshots / "03-overview-chart.png", full_page=True)
 
 
-# Waits for GET /v1/stats/daily (the per-day counters, built with the statistics
-# counters of issue 12): until that route exists the daemon answers 404 and this test
-# fails at its first assertion; strict, so that it fails loudly (XPASS) once the route
-# lands and this marker must go.
-@pytest.mark.xfail(strict=True, reason="GET /v1/stats/daily is not on this branch yet")
 def test_the_chart_draws_the_last_30_days(page: Page, daemon: Daemon, seeded: Seeded, screenshots):
     """Messages and tokens per day, 30 UTC days, with axes and labels, from /v1/stats/daily."""
     signed_in(page, daemon)
@@ -440,7 +435,7 @@ def test_a_refused_token_sends_back_to_sign_in(page: Page, daemon: Daemon, seede
     page.get_by_role("link", name="Conversations").click()
     expect(page.locator("#sign-in-message")).to_contain_text("The token was refused (401)")
     expect(page.locator("#view")).to_be_empty()
-    expect(page.get_by_label("Token")).to_be_focused()
+    expect(page.get_by_label("Token", exact=True)).to_be_focused()
     assert page.evaluate("sessionStorage.length") == 0
 
 
@@ -483,7 +478,7 @@ def test_a_daemon_without_a_token_asks_for_none(browser, tmp_path):
             expect(page.get_by_role("heading", level=1, name="Overview")).to_be_visible()
             expect(page.locator("#notice")).to_contain_text("no token configured")
             expect(page.locator('[data-stat="total_conversations"] dd')).to_have_text("1")
-            expect(page.get_by_label("Token")).to_be_hidden()
+            expect(page.get_by_label("Token", exact=True)).to_be_hidden()
             expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
         finally:
             context.close()
@@ -492,7 +487,7 @@ def test_a_daemon_without_a_token_asks_for_none(browser, tmp_path):
 def test_keyboard_only(page: Page, daemon: Daemon, seeded: Seeded):
     """Sign-in, navigation and a view's controls work from the keyboard, focus visible."""
     page.goto(daemon.base + "/console")
-    expect(page.get_by_label("Token")).to_be_focused()
+    expect(page.get_by_label("Token", exact=True)).to_be_focused()
     page.keyboard.type(daemon.token)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1, name="Overview")).to_be_focused()

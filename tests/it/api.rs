@@ -12,5 +12,6 @@ mod conversations;
 mod editing;
 mod errors;
 mod messages;
+mod stats;
 mod transfer;
 mod user_key_prefix;

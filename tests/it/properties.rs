@@ -2,6 +2,7 @@
 //! document survives export → import → export; every history window is the one a
 //! simple reference model picks; the counters always match the stored messages, also
 //! through edits, forks and checkpoints, and every context is the reference model's;
+//! the statistics always match a full scan of the store;
 //! metadata is refused exactly when it holds a NUL or would not read back.
 //!
 //! Each property starts one actix system and one store, and runs every generated case
@@ -16,6 +17,7 @@ mod generated;
 mod harness;
 mod history;
 mod metadata;
+mod totals;
 
 use generated::*;
 use harness::*;

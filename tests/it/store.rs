@@ -18,6 +18,7 @@ mod saving;
 mod scheduler;
 mod scratch;
 mod shape;
+mod statistics;
 mod transfer;
 mod updates;
 mod validation;

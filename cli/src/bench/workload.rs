@@ -313,9 +313,16 @@ async fn cleanup_under_load(
 
 /// Fills the (migrated, empty) database at `target` with `conversations` conversations
 /// and `messages` messages by bulk SQL on a connection of its own, past the store (counters
-/// consistent with the rows): the fastest honest way to reach that size.
+/// and store-wide totals consistent with the rows): the fastest honest way to reach that
+/// size.
 async fn load_large(target: &DbTarget, conversations: u64, messages: u64) -> BenchResult<()> {
     let per = (messages / conversations.max(1)).max(1);
+    let totals = format!(
+        "UPDATE store_totals SET conversations = {conversations}, messages = {}, tokens = {} \
+         WHERE shard = 0;",
+        conversations * per,
+        conversations * per * 30
+    );
     match target {
         #[cfg(feature = "sqlite")]
         DbTarget::Sqlite(path) => {
@@ -328,7 +335,8 @@ async fn load_large(target: &DbTarget, conversations: u64, messages: u64) -> Ben
                  SELECT 'large:' || i, 'bench', datetime('now'), datetime('now'), {per} * 30, {per} FROM n; \
                  WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {conversations} * {per} - 1) \
                  INSERT INTO messages (conversation_id, role, content, timestamp, tokens) \
-                 SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', datetime('now'), 30 FROM n;"
+                 SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', datetime('now'), 30 FROM n; \
+                 {totals}"
             ))?;
         }
         #[cfg(feature = "postgres")]
@@ -341,7 +349,7 @@ async fn load_large(target: &DbTarget, conversations: u64, messages: u64) -> Ben
                  INSERT INTO messages (conversation_id, role, content, timestamp, tokens) \
                  SELECT i / {per} + 1, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END, 'bulk', now(), 30 \
                  FROM generate_series(0, {conversations} * {per} - 1) i; \
-                 ANALYZE conversations;"
+                 {totals} ANALYZE conversations;"
             ))
             .await?;
         }

@@ -4,7 +4,7 @@
 use actix::prelude::*;
 
 use super::{Answer, checked};
-use crate::db::conn::DbConn;
+use crate::db::conn::{Access, DbConn};
 use crate::db::conversation_table;
 use crate::error::StoreError;
 use crate::model::{BudgetStatus, Conversation, now};
@@ -20,10 +20,38 @@ impl Handler<GetOrCreate> for StoreActor {
             .and_then(|_| validate::optional_identifier("chat_id", msg.chat_id.as_deref()))
             .map(drop);
         let now = now().naive_utc();
+        let db = self.db.clone();
         checked(check, |()| {
-            self.write(async move |c: &mut DbConn<'_>| {
-                let chat_id = msg.chat_id.as_deref();
-                operations::get_or_create(c, &msg.user_key, &msg.platform, chat_id, now).await
+            Box::pin(async move {
+                let GetOrCreate {
+                    user_key,
+                    platform,
+                    chat_id,
+                } = msg;
+                let touch = async || {
+                    let (key, name, chat) = (user_key.clone(), platform.clone(), chat_id.clone());
+                    db.run(Access::Write, async move |c: &mut DbConn<'_>| {
+                        operations::touch_existing(c, &key, &name, chat.as_deref(), now).await
+                    })
+                    .await
+                };
+                if let Some(obtained) = touch().await? {
+                    return Ok(obtained);
+                }
+                // Only a new conversation changes the totals: that needs a transaction.
+                let (key, name, chat) = (user_key.clone(), platform.clone(), chat_id.clone());
+                let created = db
+                    .write_tx(async move |c: &mut DbConn<'_>| {
+                        operations::create(c, &key, &name, chat.as_deref(), now).await
+                    })
+                    .await?;
+                match created {
+                    Some(obtained) => Ok(obtained),
+                    // Another process created it meanwhile.
+                    None => touch().await?.ok_or_else(|| {
+                        StoreError::NotFound(format!("conversation of {user_key:?}"))
+                    }),
+                }
             })
         })
     }

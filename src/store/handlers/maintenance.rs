@@ -1,5 +1,5 @@
-//! Handlers of the requests on the whole store: statistics, cleanup of old
-//! conversations, the backend's maintenance, the watchdog's ping, shutdown.
+//! Handlers of the requests on the whole store: statistics, daily activity, cleanup of
+//! old conversations, the backend's maintenance, the watchdog's ping, shutdown.
 
 use std::time::Instant;
 
@@ -9,7 +9,7 @@ use super::{Answer, checked};
 use crate::db::conn::DbConn;
 use crate::db::maintenance;
 use crate::error::StoreError;
-use crate::model::{Stats, now};
+use crate::model::{DailyStats, Stats, now};
 use crate::store::requests::*;
 use crate::store::{StoreActor, operations, validate};
 
@@ -18,6 +18,18 @@ impl Handler<GetStats> for StoreActor {
 
     fn handle(&mut self, _: GetStats, _: &mut Self::Context) -> Self::Result {
         self.read(async |c: &mut DbConn<'_>| operations::stats(c).await)
+    }
+}
+
+impl Handler<GetDailyStats> for StoreActor {
+    type Result = Answer<DailyStats>;
+
+    fn handle(&mut self, msg: GetDailyStats, _: &mut Self::Context) -> Self::Result {
+        let check = validate::optional_range("days", Some(msg.days), validate::MAX_DAILY_DAYS);
+        let now = now().naive_utc();
+        checked(check, |_| {
+            self.read(async move |c: &mut DbConn<'_>| operations::daily(c, now, msg.days).await)
+        })
     }
 }
 

@@ -107,7 +107,7 @@ impl Handler<DeleteConversation> for StoreActor {
 
     fn handle(&mut self, msg: DeleteConversation, _: &mut Self::Context) -> Self::Result {
         checked(validate::conversation_id(msg.conversation_id), |id| {
-            self.write(async move |c: &mut DbConn<'_>| operations::delete(c, id).await)
+            self.transaction(async move |c: &mut DbConn<'_>| operations::delete(c, id).await)
         })
     }
 }

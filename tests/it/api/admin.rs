@@ -307,7 +307,7 @@ async fn the_openapi_document_lists_every_route() {
         "{}",
         document["openapi"]
     );
-    let routes: [(&str, &[&str]); 28] = [
+    let routes: [(&str, &[&str]); 29] = [
         ("/v1/conversations", &["get", "post"]),
         ("/v1/conversations/{id}", &["delete", "get"]),
         ("/v1/conversations/by-user/{user_key}", &["get"]),
@@ -324,6 +324,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/v1/conversations/{id}/context", &["get"]),
         ("/v1/import", &["post"]),
         ("/v1/stats", &["get"]),
+        ("/v1/stats/daily", &["get"]),
         ("/v1/budget/{user_key}", &["get"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
@@ -352,13 +353,15 @@ async fn the_openapi_document_lists_every_route() {
         listed.sort_unstable();
         assert_eq!(listed, methods, "{path}");
     }
-    assert_eq!(paths.len(), 28, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 29, "{:?}", paths.keys().collect::<Vec<_>>());
     let schemas = &document["components"]["schemas"];
     for schema in [
         "Conversation",
         "Message",
         "ExportDocument",
         "Stats",
+        "DailyStats",
+        "DayStats",
         "ErrorBody",
         "JobStatus",
         "Context",

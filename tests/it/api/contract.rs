@@ -100,6 +100,8 @@ async fn the_limits_the_document_states_are_the_stores_rules() {
     assert_eq!(prefix["maxLength"], validate::MAX_KEY_CHARS);
     let days = parameter(&document, "post", "/admin/cleanup", "days");
     assert_eq!(days["maximum"], validate::MAX_CLEANUP_DAYS);
+    let daily = parameter(&document, "get", "/v1/stats/daily", "days");
+    assert_eq!(daily["maximum"], validate::MAX_DAILY_DAYS);
     let user_key = parameter(&document, "get", "/v1/budget/{user_key}", "user_key");
     assert_eq!(user_key["maxLength"], validate::MAX_KEY_CHARS);
 

@@ -151,4 +151,11 @@ backend_test!(two_stores_share_one_database, async |db: &TestDb| {
     let stats = ok(&stores[1], GetStats).await;
     assert_eq!(stats.total_messages, (2 * SAVES_PER_STORE + USERS) as i64);
     assert_eq!(db.count_rows("messages").await, stats.total_messages);
+    assert_eq!(stats.total_conversations, USERS as i64);
+    // Each conversation counts once among the day's active ones, though both daemons
+    // made its first save of the day at the same time.
+    let today = &ok(&stores[0], GetDailyStats { days: 1 }).await.days[0];
+    assert_eq!(today.messages, stats.total_messages);
+    assert_eq!(today.tokens, stats.total_tokens);
+    assert_eq!(today.active_conversations, USERS as i64);
 });

@@ -119,16 +119,16 @@ backend_test!(
             .await;
         })
         .await;
-        // BEGIN, conversation check, one counter update, the inserts, COMMIT (and the
-        // pool's liveness check): never a counter update per message. MySQL asks for each
-        // new id with a second statement.
+        // BEGIN, conversation check, one counter update, the inserts, the store-wide
+        // totals and the day's activity, COMMIT (and the pool's liveness check): never a
+        // counter update per message. MySQL asks for each new id with a second statement.
         let per_row = if db.backend() == convstore::db::Backend::Mysql {
             2
         } else {
             1
         };
         assert!(
-            statements <= per_row * 100 + 5,
+            statements <= per_row * 100 + 7,
             "100 messages took {statements} statements"
         );
     }
@@ -221,5 +221,27 @@ backend_test!(
                 costs[1]
             );
         }
+    }
+);
+
+backend_test!(
+    daily_stats_cost_one_statement_whatever_the_window,
+    async |test: &TestDb| {
+        let db = test.open().await;
+        let store = StoreActor::new(db.clone(), Default::default()).start();
+        let first = open_conversation(&store, "first").await.id;
+        save_turns(&store, first, 2).await;
+        let mut counts = Vec::new();
+        for days in [1, 30, 366] {
+            counts.push(
+                statements_during(&db, async || {
+                    ok(&store, GetDailyStats { days }).await;
+                })
+                .await,
+            );
+        }
+        assert!(counts.iter().all(|n| *n == counts[0]), "{counts:?}");
+        // The day counters, plus the pool's liveness check on the server backends.
+        assert!(counts[0] <= 2, "daily stats issue {} statements", counts[0]);
     }
 );
