@@ -30,6 +30,7 @@ use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 
+pub use bulk::MAX_REPORTED_FAILURES;
 use error::ApiError;
 pub use state::{ApiSettings, ApiState};
 

@@ -38,9 +38,16 @@ pub struct ImportReport {
     pub imported: u64,
     /// Lines whose user key already had a conversation (with `on_conflict=skip`).
     pub skipped: u64,
-    /// Lines that could not be imported; the others were.
+    /// Lines that could not be imported (the others were): the first
+    /// [`MAX_REPORTED_FAILURES`], so that the report's size does not grow with the body.
     pub failed: Vec<FailedLine>,
+    /// How many lines failed in all (an addition to the contract): more than `failed`
+    /// lists when over [`MAX_REPORTED_FAILURES`] failed.
+    pub failed_count: u64,
 }
+
+/// Most failed lines an import report lists; the rest are only counted.
+pub const MAX_REPORTED_FAILURES: usize = 100;
 
 /// A line of the import that failed.
 #[derive(Debug, Serialize, ToSchema)]
@@ -219,10 +226,13 @@ impl Importer<'_> {
             Ok(false) => self.report.skipped += 1,
             Err(error) => {
                 error.log();
-                self.report.failed.push(FailedLine {
-                    line: self.lines_read,
-                    error: error.to_string(),
-                });
+                self.report.failed_count += 1;
+                if self.report.failed.len() < MAX_REPORTED_FAILURES {
+                    self.report.failed.push(FailedLine {
+                        line: self.lines_read,
+                        error: error.to_string(),
+                    });
+                }
             }
         }
     }

@@ -47,9 +47,12 @@ impl SqlitePool {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        // Temporary tables and indices (VACUUM's copy of the whole database, large
+        // sorts) go to files, never memory: memory stays bounded by the cache size,
+        // whatever the size of the database.
         let pragmas = format!(
             "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
-             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+             PRAGMA temp_store = FILE; PRAGMA cache_size = -16000;",
             settings.busy_timeout.as_millis(),
             settings.sqlite_synchronous.pragma()
         );
@@ -171,4 +174,35 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves a connection that is still usable: SQLite
     // rolls back an unfinished transaction itself.
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::InstrumentationEvent;
+    use diesel::sql_types::Integer;
+
+    use super::*;
+    use crate::db::DbTarget;
+
+    #[test]
+    fn temporary_storage_is_files_not_memory() {
+        let dir = std::env::temp_dir().join(format!("convstore-temp-store-{}", std::process::id()));
+        let path = dir.join("conversations.db");
+        let settings = DbSettings::new(DbTarget::Sqlite(path.clone()));
+        let no_instrumentation: InstrumentationFactory =
+            Box::new(|| Box::new(|_: InstrumentationEvent<'_>| {}));
+        let pool = SqlitePool::open(&path, &settings, no_instrumentation).unwrap();
+        let mut conn = pool.connect().unwrap();
+        let mode: i32 = run_sync(&mut conn, |c| {
+            use diesel::RunQueryDsl;
+            diesel::select(diesel::dsl::sql::<Integer>(
+                "(SELECT temp_store FROM pragma_temp_store())",
+            ))
+            .get_result(c)
+        })
+        .unwrap();
+        drop((conn, pool));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(mode, 1, "temp_store = FILE");
+    }
 }

@@ -223,7 +223,10 @@ async fn the_whole_store_round_trips_through_ndjson() {
         .await
         .expect(StatusCode::OK)
         .json();
-    assert_eq!(report, json!({"imported": 300, "skipped": 0, "failed": []}));
+    assert_eq!(
+        report,
+        json!({"imported": 300, "skipped": 0, "failed": [], "failed_count": 0})
+    );
     assert_eq!(
         exported(&target.get("/admin/export").await.expect(StatusCode::OK)),
         documents
@@ -239,7 +242,10 @@ async fn the_whole_store_round_trips_through_ndjson() {
         .await
         .expect(StatusCode::OK)
         .json();
-    assert_eq!(again, json!({"imported": 0, "skipped": 300, "failed": []}));
+    assert_eq!(
+        again,
+        json!({"imported": 0, "skipped": 300, "failed": [], "failed_count": 0})
+    );
     let replaced = target
         .post_raw(
             "/admin/import?on_conflict=replace",
@@ -264,7 +270,32 @@ async fn an_empty_store_exports_nothing() {
         .await
         .expect(StatusCode::OK)
         .json();
-    assert_eq!(report, json!({"imported": 0, "skipped": 0, "failed": []}));
+    assert_eq!(
+        report,
+        json!({"imported": 0, "skipped": 0, "failed": [], "failed_count": 0})
+    );
+}
+
+#[actix_rt::test]
+async fn an_import_report_lists_the_first_failures_and_counts_the_rest() {
+    let server = Server::start().await;
+    const BAD: usize = 3 * convstore::api::MAX_REPORTED_FAILURES;
+    let mut body: String = (0..BAD).map(|n| format!("{{bad line {n}\n")).collect();
+    body.push_str(&python_document("good:after").to_string());
+    let report = server
+        .post_raw("/admin/import", NDJSON, body)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(report["imported"], 1);
+    assert_eq!(report["failed_count"], BAD);
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), convstore::api::MAX_REPORTED_FAILURES);
+    assert_eq!(failed[0]["line"], 1);
+    assert_eq!(
+        failed.last().unwrap()["line"],
+        convstore::api::MAX_REPORTED_FAILURES
+    );
 }
 
 #[actix_rt::test]
