@@ -26,7 +26,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2_000)]
     pub reads: usize,
     /// Also time `GetStats` on a large store of CONVERSATIONS:MESSAGES (e.g.
-    /// 500000:10000000), loaded by bulk SQL. SQLite and PostgreSQL.
+    /// 500000:10000000), loaded by bulk SQL. SQLite, PostgreSQL, MariaDB (its SEQUENCE
+    /// engine).
     #[arg(long, value_parser = parse_size)]
     pub large: Option<(u64, u64)>,
     /// Folder for the SQLite files (default: a temporary folder, removed afterwards).
@@ -36,6 +37,10 @@ pub struct BenchArgs {
     /// http://127.0.0.1:8377. Its token comes from --token or $CONVSTORE_TOKEN.
     #[arg(long)]
     pub http: Option<String>,
+    /// Run the whole in-process workload (and the raw ceiling) this many times, each on
+    /// fresh databases, and report every figure's median and spread (min, max).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
+    pub repeat: u32,
     /// Bearer token for --http.
     #[arg(long, env = "CONVSTORE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

@@ -353,7 +353,25 @@ async fn load_large(target: &DbTarget, conversations: u64, messages: u64) -> Ben
             ))
             .await?;
         }
-        _ => return Err("--large is supported on SQLite and PostgreSQL".into()),
+        // MariaDB's SEQUENCE engine gives the numbers (`seq_1_to_N`).
+        #[cfg(feature = "mysql")]
+        DbTarget::Mysql(url) => {
+            use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+            let mut conn = diesel_async::AsyncMysqlConnection::establish(url).await?;
+            let total = conversations * per;
+            conn.batch_execute(&format!(
+                "INSERT INTO conversations (user_key, platform, created_at, last_activity, total_tokens, message_count) \
+                 SELECT CONCAT('large:', seq), 'bench', NOW(6), NOW(6), {per} * 30, {per} FROM seq_1_to_{conversations}; \
+                 INSERT INTO messages (conversation_id, role, content, timestamp, tokens) \
+                 SELECT seq DIV {per} + 1, IF(seq % 2 = 0, 'user', 'assistant'), 'bulk', NOW(6), 30 \
+                 FROM seq_0_to_{last}; \
+                 {totals}",
+                last = total - 1
+            ))
+            .await?;
+        }
+        #[allow(unreachable_patterns)]
+        _ => return Err("--large: this build lacks the backend".into()),
     }
     Ok(())
 }
