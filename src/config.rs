@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{DbTarget, SqliteSynchronous};
 use crate::scheduler;
-use crate::store::validate::MAX_TURNS;
+use crate::store::validate::{MAX_CLEANUP_DAYS, MAX_TURNS};
 
 /// What went wrong reading the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -234,7 +234,9 @@ impl Config {
         };
         let defaults = toml::Table::try_from(Config::default())
             .map_err(|e| ConfigError::Invalid(format!("defaults: {e}")))?;
-        env::overlay(&mut table, &defaults, std::env::vars())
+        let vars =
+            env::text_vars(std::env::vars_os()).map_err(|e| invalid(&e.variable, e.message))?;
+        env::overlay(&mut table, &defaults, vars.into_iter())
             .map_err(|e| invalid(&e.variable, e.message))?;
         let config = Config::from_table(table)?;
         config.validate()?;
@@ -259,8 +261,11 @@ impl Config {
     /// parse, limits are positive, the bind address parses.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.db_target()?;
-        if self.cleanup_days < 0 {
-            return Err(invalid("cleanup_days", "must not be negative"));
+        if !(0..=MAX_CLEANUP_DAYS).contains(&self.cleanup_days) {
+            return Err(invalid(
+                "cleanup_days",
+                format!("must be between 0 and {MAX_CLEANUP_DAYS}"),
+            ));
         }
         if !(1..=MAX_TURNS).contains(&self.max_history_turns) {
             return Err(invalid(
@@ -337,6 +342,15 @@ fn non_empty(value: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleanup_days_keep_to_the_api_bounds() {
+        assert!(Config::from_toml("cleanup_days = 36500").is_ok());
+        for bad in ["cleanup_days = 40000", "cleanup_days = -1"] {
+            let error = Config::from_toml(bad).unwrap_err().to_string();
+            assert!(error.contains("cleanup_days"), "{bad}: {error}");
+        }
+    }
 
     #[test]
     fn the_example_config_is_the_default() {

@@ -33,6 +33,30 @@ fn error(variable: &str, message: impl Into<String>) -> EnvError {
     }
 }
 
+/// The environment as text. A variable whose name or value is not UTF-8 is left out,
+/// as it cannot be one of ours, unless its name is ours (`CONVSTORE_...`, or one of the
+/// contract's names): that is an error naming it.
+pub fn text_vars(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<Vec<(String, String)>, EnvError> {
+    let mut text = Vec::new();
+    for (name, value) in vars {
+        match (name.into_string(), value.into_string()) {
+            (Ok(name), Ok(value)) => text.push((name, value)),
+            (Ok(name), Err(_)) if is_ours(&name) => {
+                return Err(error(&name, "is not valid UTF-8"));
+            }
+            _ => {}
+        }
+    }
+    Ok(text)
+}
+
+/// Whether `name` is a variable this configuration reads.
+fn is_ours(name: &str) -> bool {
+    name.starts_with(ENV_PREFIX) || ENV_ALIASES.iter().any(|(alias, _)| *alias == name)
+}
+
 /// Overlays environment variables on the file's `table`. A value takes the type of the
 /// key's value in `defaults`, so `CONVSTORE_TOKEN=12345` stays a string.
 pub fn overlay(
@@ -112,6 +136,27 @@ fn set_at(table: &mut toml::Table, key: &str, value: toml::Value) {
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn variables_that_are_not_utf8_are_ours_to_refuse_only() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![0xff, 0xfe]);
+        let vars = vec![
+            (bad(), OsString::from("x")),
+            (OsString::from("LANG_SOMETHING"), bad()),
+            (
+                OsString::from("CONVSTORE_CLEANUP_DAYS"),
+                OsString::from("7"),
+            ),
+        ];
+        let text = text_vars(vars.into_iter()).unwrap();
+        assert_eq!(text, [("CONVSTORE_CLEANUP_DAYS".into(), "7".into())]);
+        for ours in ["CONVERSATION_DB_URL", "CONVSTORE_TOKEN"] {
+            let error = text_vars([(OsString::from(ours), bad())].into_iter()).unwrap_err();
+            assert_eq!(error.variable, ours);
+        }
+    }
 
     #[test]
     fn environment_overrides_the_file_with_typed_values() {

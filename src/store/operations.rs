@@ -193,7 +193,8 @@ pub async fn cleanup_batch(
     })
 }
 
-/// Appends `bytes` to today's archive file in `dir` and waits until they are on disk.
+/// Appends `bytes` to today's archive file in `dir` and waits until they are on disk,
+/// the file's entry in `dir` included (a new file is only durable once its folder is).
 fn append_durably(dir: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     use std::io::Write;
     let fail = |e: std::io::Error| {
@@ -210,7 +211,10 @@ fn append_durably(dir: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .open(&path)
         .map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)
+    file.sync_all().map_err(fail)?;
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(fail)
 }
 
 /// The cutoff of a cleanup of conversations older than `days` days.
