@@ -11,7 +11,7 @@ use proptest::test_runner::TestCaseError;
 use serde_json::json;
 
 use crate::fixtures::db::TestDb;
-use crate::fixtures::store::Store;
+use crate::fixtures::store::{Store, scanned_stats};
 
 use super::*;
 
@@ -78,33 +78,7 @@ async fn scanned(store: &Store) -> Result<Stats, TestCaseError> {
         }
         documents.extend(page);
     }
-    let count = documents.len() as i64;
-    let messages: i64 = documents.iter().map(|d| d.messages.len() as i64).sum();
-    let tokens: i64 = documents.iter().map(|d| d.conversation.total_tokens).sum();
-    // In id order: the first of the longest wins.
-    let longest = documents.iter().fold(None, |best: Option<(i64, &str)>, d| {
-        let n = d.messages.len() as i64;
-        match best {
-            Some((most, _)) if most >= n => best,
-            _ => Some((n, d.conversation.user_key.as_str())),
-        }
-    });
-    let average = |total: i64| {
-        if count == 0 {
-            0.0
-        } else {
-            total as f64 / count as f64
-        }
-    };
-    Ok(Stats {
-        total_conversations: count,
-        total_messages: messages,
-        total_tokens: tokens,
-        average_messages_per_conversation: average(messages),
-        average_tokens_per_conversation: average(tokens),
-        longest_conversation_messages: longest.map_or(0, |(n, _)| n),
-        longest_conversation_user: longest.map(|(_, user)| user.to_string()),
-    })
+    Ok(scanned_stats(&documents))
 }
 
 async fn conversation_of(store: &Store, user_key: &str) -> Result<Option<i64>, TestCaseError> {

@@ -13,33 +13,9 @@ use crate::fixtures::store::*;
 /// The statistics computed from every stored conversation and message.
 async fn scanned(db: &TestDb, store: &Store) -> Stats {
     let documents = export_all(store).await;
-    let count = documents.len() as i64;
-    let messages: i64 = documents.iter().map(|d| d.messages.len() as i64).sum();
-    assert_eq!(messages, db.count_rows("messages").await);
-    let tokens: i64 = documents.iter().map(|d| d.conversation.total_tokens).sum();
-    let mut longest: Option<(i64, String)> = None;
-    for d in &documents {
-        let n = d.messages.len() as i64;
-        if longest.as_ref().is_none_or(|(most, _)| n > *most) {
-            longest = Some((n, d.conversation.user_key.clone()));
-        }
-    }
-    let average = |total: i64| {
-        if count == 0 {
-            0.0
-        } else {
-            total as f64 / count as f64
-        }
-    };
-    Stats {
-        total_conversations: count,
-        total_messages: messages,
-        total_tokens: tokens,
-        average_messages_per_conversation: average(messages),
-        average_tokens_per_conversation: average(tokens),
-        longest_conversation_messages: longest.as_ref().map_or(0, |(n, _)| *n),
-        longest_conversation_user: longest.map(|(_, user)| user),
-    }
+    let stats = scanned_stats(&documents);
+    assert_eq!(stats.total_messages, db.count_rows("messages").await);
+    stats
 }
 
 async fn assert_exact(db: &TestDb, store: &Store, after: &str) {
