@@ -22,6 +22,7 @@ use crate::db::conn::{Access, DbConn};
 use crate::db::{Db, DbSettings};
 use crate::error::StoreError;
 pub use checked::{CheckedCheckpoint, CheckedMessage};
+pub use history::{MAX_WINDOW_BYTES, MAX_WINDOW_MESSAGES};
 use writes::{WriteQueue, WriteRequest, WriteResult};
 
 /// Messages that may wait in the store's mailbox before senders are held back. Saves

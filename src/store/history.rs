@@ -2,9 +2,11 @@
 //!
 //! The tail is read backwards in growing chunks from the (conversation_id, id) index,
 //! and reading stops as soon as the window is full, so the cost of a read follows the
-//! window, never the length of the conversation.
+//! window, never the length of the conversation. Whatever the limits, a window reads at
+//! most [`MAX_WINDOW_MESSAGES`] messages and holds at most [`MAX_WINDOW_BYTES`] of content.
 
 use super::requests::HistoryWindow;
+use super::validate;
 use crate::db::conn::DbConn;
 use crate::db::message_table;
 use crate::db::rows::MessageRow;
@@ -14,11 +16,21 @@ use crate::model::{Role, StoredMessage};
 /// Largest chunk read at once.
 const MAX_CHUNK: i64 = 1_000;
 
+/// Most messages one window reads, whatever its limits: a `max_turns` or `max_tokens`
+/// window over a conversation without `user` messages stops here (holding the whole
+/// turns read so far) instead of reading the conversation to its start.
+pub const MAX_WINDOW_MESSAGES: i64 = validate::MAX_MESSAGES;
+/// Most content bytes one window holds: it stops at the newest whole turns within
+/// them, so that no answer's size follows the data.
+pub const MAX_WINDOW_BYTES: usize = 64 << 20;
+
 impl HistoryWindow {
-    fn exceeded(&self, messages: i64, turns: i64, tokens: i64) -> bool {
+    fn exceeded(&self, messages: i64, turns: i64, tokens: i64, bytes: usize) -> bool {
         self.max_messages.is_some_and(|max| messages > max)
             || self.max_turns.is_some_and(|max| turns > max)
             || self.max_tokens.is_some_and(|max| tokens > max)
+            || messages > MAX_WINDOW_MESSAGES
+            || bytes > MAX_WINDOW_BYTES
     }
 
     /// Whether the window may start at `role`. Turn and token windows start on a turn
@@ -73,7 +85,7 @@ pub async fn scan(
     // Newest first while reading; `fit` is how many of them make the best window so far.
     let mut newest_first: Vec<MessageRow> = Vec::new();
     let mut fit = 0;
-    let (mut turns, mut tokens) = (0i64, 0i64);
+    let (mut turns, mut tokens, mut bytes) = (0i64, 0i64, 0usize);
     let mut cursor = window.before_id;
     let mut chunk = window.first_chunk();
     let mut complete = false;
@@ -82,10 +94,11 @@ pub async fn scan(
         let reached_start = (rows.len() as i64) < chunk;
         for row in rows {
             tokens += i64::from(row.tokens);
+            bytes += row.content.len();
             if row.role == Role::User {
                 turns += 1;
             }
-            if window.exceeded(newest_first.len() as i64 + 1, turns, tokens) {
+            if window.exceeded(newest_first.len() as i64 + 1, turns, tokens, bytes) {
                 break 'reading;
             }
             cursor = Some(row.id);

@@ -245,3 +245,50 @@ backend_test!(
         assert!(counts[0] <= 2, "daily stats issue {} statements", counts[0]);
     }
 );
+
+/// A turn window over a conversation without `user` messages reads at most
+/// `MAX_WINDOW_MESSAGES` of them (on SQLite: the bound is the store's, not a backend's).
+#[actix_rt::test]
+async fn a_turn_window_without_user_messages_reads_a_bounded_amount() {
+    use convstore::store::MAX_WINDOW_MESSAGES;
+    let test = TestDb::create(convstore::db::Backend::Sqlite)
+        .await
+        .expect("SQLite");
+    let db = test.open().await;
+    let store = StoreActor::new(db.clone(), Default::default()).start();
+    let messages: Vec<serde_json::Value> = (0..MAX_WINDOW_MESSAGES + 500)
+        .map(|n| serde_json::json!({"role": "assistant", "content": format!("a{n}")}))
+        .collect();
+    let document = serde_json::json!({
+        "conversation": {"user_key": "no-users", "platform": "test"},
+        "messages": messages,
+    });
+    let id = crate::fixtures::store::import(&store, document)
+        .await
+        .conversation
+        .id;
+    let mut answer = Vec::new();
+    let statements = statements_during(&db, async || {
+        answer = ok(
+            &store,
+            LoadHistory {
+                conversation_id: id,
+                window: HistoryWindow {
+                    max_turns: Some(3),
+                    ..Default::default()
+                },
+            },
+        )
+        .await;
+    })
+    .await;
+    assert!(
+        answer.len() as i64 <= MAX_WINDOW_MESSAGES,
+        "{} messages",
+        answer.len()
+    );
+    assert!(
+        statements <= (MAX_WINDOW_MESSAGES / 1000 + 10) as u64,
+        "{statements} statements"
+    );
+}
