@@ -1,12 +1,12 @@
 """Fixtures of the console's browser test: a real daemon, seeded data, a real Chromium.
 
 The daemon is the binary named by ``CONVSTORE_BIN`` (default ``target/debug/convstore``),
-started on a free loopback port with a random token, an archive folder for cleanups, and
-SQLite in a temporary folder; or, when ``CONVERSATION_DB_URL`` is set, on that database,
-which must be empty (a fresh PostgreSQL or MariaDB database, say). Data is seeded through
-the HTTP API only. Chromium is Debian's (``CONSOLE_CHROMIUM``, default /usr/bin/chromium),
-driven by Playwright. Screenshots go to ``CONSOLE_SCREENSHOTS`` (default
-``target/console-screenshots``).
+started on loopback port 0 (its port read from the ``listening addr=`` line it logs) with
+a random token, an archive folder for cleanups, and SQLite in a temporary folder; or, when
+``CONVERSATION_DB_URL`` is set, on that database, which must be empty (a fresh PostgreSQL
+or MariaDB database, say). Data is seeded through the HTTP API only. Chromium is Debian's
+(``CONSOLE_CHROMIUM``, default /usr/bin/chromium), driven by Playwright. Screenshots go to
+``CONSOLE_SCREENSHOTS`` (default ``target/console-screenshots``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
@@ -104,11 +104,24 @@ class Daemon:
         return self.call("POST", path, body if body is not None else None)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+LISTENING = re.compile(r"\blistening addr=(\S+)")
+
+
+def wait_until_listening(process: subprocess.Popen, log: Path, seconds: float = 30) -> str:
+    """The base URL of the daemon, from the ``listening addr=HOST:PORT`` line it logs.
+
+    The daemon binds port 0, so the system chose a free port: no other process can take it
+    between a probe and the bind.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = LISTENING.search(log.read_text(errors="replace"))
+        if found:
+            return "http://" + found.group(1)
+        if process.poll() is not None:
+            pytest.fail(f"convstore exited with {process.returncode}:\n{log.read_text()}")
+        time.sleep(0.05)
+    pytest.fail(f"convstore logged no listening address within {seconds} s:\n{log.read_text()}")
 
 
 def wait_until_ready(daemon: Daemon, seconds: float = 30) -> None:
@@ -138,7 +151,6 @@ def running_daemon(work: Path, token: str | None, database_url: str | None = Non
     binary = Path(os.environ.get("CONVSTORE_BIN", REPOSITORY / "target" / "debug" / "convstore"))
     if not binary.is_file():
         pytest.fail(f"{binary} does not exist: build it first (cargo build --bins)")
-    port = free_port()
     # Only this run's settings configure the daemon.
     environment = {
         name: value
@@ -147,11 +159,12 @@ def running_daemon(work: Path, token: str | None, database_url: str | None = Non
     }
     environment.update(
         CONVERSATION_DATA_DIR=str(work / "data"),
-        CONVSTORE_BIND=f"127.0.0.1:{port}",
+        CONVSTORE_BIND="127.0.0.1:0",
         CONVSTORE_SCHEDULE__ARCHIVE_DIR=str(work / "archive"),
         # A locked database answers 503 within a second (the outage test).
         CONVSTORE_DATABASE__BUSY_TIMEOUT_MS="1000",
-        RUST_LOG=os.environ.get("RUST_LOG", "warn"),
+        # Warnings, and the line that names the port (`listening addr=`).
+        RUST_LOG=os.environ.get("RUST_LOG", "warn,convstore::app=info"),
     )
     if token is not None:
         environment["CONVSTORE_TOKEN"] = token
@@ -162,8 +175,8 @@ def running_daemon(work: Path, token: str | None, database_url: str | None = Non
         process = subprocess.Popen(
             [str(binary), "serve"], cwd=work, env=environment, stdout=output, stderr=output
         )
-    running = Daemon(f"http://127.0.0.1:{port}", token or "", work, process, log)
     try:
+        running = Daemon(wait_until_listening(process, log), token or "", work, process, log)
         wait_until_ready(running)
         yield running
     finally:
