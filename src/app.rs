@@ -63,6 +63,12 @@ impl App {
         &self.addrs
     }
 
+    /// A handle that stops the server (what SIGTERM does), for a caller that runs it
+    /// beside other work.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await

@@ -33,10 +33,18 @@ pub struct BenchArgs {
     /// Folder for the SQLite files (default: a temporary folder, removed afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Drive the daemon at this URL over HTTP instead (saves and history reads), e.g.
-    /// http://127.0.0.1:8377. Its token comes from --token or $CONVSTORE_TOKEN.
-    #[arg(long)]
+    /// Measure the HTTP path: without a URL, each save and history read in process and
+    /// over HTTP (the daemon's server on a loopback port, keep-alive connections), side by
+    /// side; with a URL (http://127.0.0.1:8377), drive that daemon instead (saves,
+    /// history reads, its memory). The daemon's token comes from --token or
+    /// $CONVSTORE_TOKEN.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub http: Option<String>,
+    /// Also run the same workload with the `convstore` binary at PATH (another build),
+    /// interleaved with this one's runs, and print each figure's ratio (this build /
+    /// the baseline).
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
     /// Run the whole in-process workload (and the raw ceiling) this many times, each on
     /// fresh databases, and report every figure's median and spread (min, max).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]

@@ -144,7 +144,7 @@ impl Summary {
 }
 
 /// One value as the tables show it.
-fn shown(value: &Value) -> String {
+pub fn shown(value: &Value) -> String {
     match value {
         Value::Number(n) => {
             let x = n.as_f64().unwrap_or_default();

@@ -23,18 +23,6 @@ pub fn content(bytes: usize) -> String {
     base.repeat(bytes / base.len() + 1)[..bytes].to_string()
 }
 
-/// A small deterministic random sequence (xorshift), enough to pick conversations.
-struct Picker(u64);
-
-impl Picker {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 fn message(i: usize, text: &str) -> NewMessage {
     let role = if i.is_multiple_of(2) {
         Role::User
@@ -42,6 +30,26 @@ fn message(i: usize, text: &str) -> NewMessage {
         Role::Assistant
     };
     NewMessage::new(role, text).tokens(30)
+}
+
+/// The conversation the `n`th read of reader `worker` takes among `count`: spread
+/// over all of them, and the same sequence in process and over HTTP.
+pub fn pick(worker: usize, n: usize, count: usize) -> usize {
+    (worker * 7919 + n * 104_729) % count
+}
+
+/// `ids` dealt to `workers` workers: worker `w` owns every `workers`-th id from the
+/// `w`th (at most as many workers as ids).
+pub fn split(ids: &[i64], workers: usize) -> Vec<Vec<i64>> {
+    let workers = workers.clamp(1, ids.len().max(1));
+    (0..workers)
+        .map(|w| ids.iter().skip(w).step_by(workers).copied().collect())
+        .collect()
+}
+
+/// Operations per second of operations that ran one after the other.
+pub fn rate_of(latencies: &[Duration]) -> f64 {
+    latencies.len() as f64 / latencies.iter().sum::<Duration>().as_secs_f64()
 }
 
 /// The `p` quantile of `samples`, in milliseconds.
@@ -69,6 +77,106 @@ async fn save(
     Ok(started.elapsed())
 }
 
+/// Creates `count` conversations keyed `tag:0`, `tag:1`, ...; answers their ids.
+pub async fn create_conversations(
+    store: &Addr<StoreActor>,
+    count: usize,
+    tag: &str,
+) -> BenchResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let obtained = store
+            .send(GetOrCreate {
+                user_key: format!("{tag}:{i}"),
+                platform: "bench".into(),
+                chat_id: None,
+            })
+            .await??;
+        ids.push(obtained.conversation.id);
+    }
+    Ok(ids)
+}
+
+/// `count` saves one after the other, spread over `ids`; answers each one's latency.
+pub async fn sequential_saves(
+    store: &Addr<StoreActor>,
+    ids: &[i64],
+    count: usize,
+    text: &str,
+) -> BenchResult<Vec<Duration>> {
+    let mut latencies = Vec::with_capacity(count);
+    for i in 0..count {
+        latencies.push(save(store, ids[i % ids.len()], message(i, text)).await?);
+    }
+    Ok(latencies)
+}
+
+/// `messages` saves to each of `ids` by `senders` concurrent senders, each owning every
+/// `senders`-th conversation; answers saves/s.
+pub async fn concurrent_saves(
+    store: &Addr<StoreActor>,
+    ids: &[i64],
+    senders: usize,
+    messages: usize,
+    text: &str,
+) -> BenchResult<f64> {
+    let owned = split(ids, senders);
+    let started = Instant::now();
+    let senders = owned.iter().map(|mine| async move {
+        for &id in mine {
+            for i in 0..messages {
+                save(store, id, message(i, text)).await?;
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    });
+    for result in join_all(senders).await {
+        result?;
+    }
+    Ok((ids.len() * messages) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// `count` history reads (last 10 turns) one after the other; answers each one's
+/// latency.
+pub async fn sequential_reads(
+    store: &Addr<StoreActor>,
+    ids: &[i64],
+    count: usize,
+) -> BenchResult<Vec<Duration>> {
+    let mut latencies = Vec::with_capacity(count);
+    for n in 0..count {
+        latencies.push(history(store, ids[pick(0, n, ids.len())]).await?);
+    }
+    Ok(latencies)
+}
+
+/// `total` history reads by `readers` concurrent readers; answers reads/s and each
+/// read's latency.
+pub async fn concurrent_reads(
+    store: &Addr<StoreActor>,
+    ids: &[i64],
+    readers: usize,
+    total: usize,
+) -> BenchResult<(f64, Vec<Duration>)> {
+    let each = total.div_ceil(readers.max(1));
+    let started = Instant::now();
+    let readers = (0..readers.max(1)).map(|worker| async move {
+        let mut latencies = Vec::with_capacity(each);
+        for n in 0..each {
+            latencies.push(history(store, ids[pick(worker, n, ids.len())]).await?);
+        }
+        Ok::<_, Box<dyn std::error::Error>>(latencies)
+    });
+    let mut latencies = Vec::new();
+    for result in join_all(readers).await {
+        latencies.extend(result?);
+    }
+    Ok((
+        latencies.len() as f64 / started.elapsed().as_secs_f64(),
+        latencies,
+    ))
+}
+
 /// Runs the workload on fresh databases and fills the report (but the raw ceiling).
 pub async fn run(config: &Config, args: &BenchArgs, dir: &RunDir) -> BenchResult<BenchReport> {
     let text = content(args.content_bytes);
@@ -84,58 +192,19 @@ pub async fn run(config: &Config, args: &BenchArgs, dir: &RunDir) -> BenchResult
         ..Default::default()
     };
 
-    let mut ids = Vec::with_capacity(args.conversations);
-    for i in 0..args.conversations {
-        let obtained = store
-            .send(GetOrCreate {
-                user_key: format!("bench:{i}"),
-                platform: "bench".into(),
-                chat_id: None,
-            })
-            .await??;
-        ids.push(obtained.conversation.id);
-    }
+    let ids = create_conversations(&store, args.conversations, "bench").await?;
 
     // One sender.
     let sequential = 2_000.min(args.conversations * args.messages);
-    let started = Instant::now();
-    for i in 0..sequential {
-        save(&store, ids[i % ids.len()], message(i, &text)).await?;
-    }
-    report.save_rate_seq = sequential as f64 / started.elapsed().as_secs_f64();
+    let latencies = sequential_saves(&store, &ids, sequential, &text).await?;
+    report.save_rate_seq = rate_of(&latencies);
 
     // Many senders, each owning every `concurrency`-th conversation.
-    let started = Instant::now();
-    let senders = (0..args.concurrency.max(1)).map(|sender| {
-        let store = store.clone();
-        let text = text.clone();
-        let mine: Vec<i64> = ids
-            .iter()
-            .skip(sender)
-            .step_by(args.concurrency.max(1))
-            .copied()
-            .collect();
-        async move {
-            for id in mine {
-                for i in 0..args.messages {
-                    save(&store, id, message(i, &text)).await?;
-                }
-            }
-            Ok::<_, Box<dyn std::error::Error>>(())
-        }
-    });
-    for result in join_all(senders).await {
-        result?;
-    }
     report.save_rate_conc =
-        (args.conversations * args.messages) as f64 / started.elapsed().as_secs_f64();
+        concurrent_saves(&store, &ids, args.concurrency, args.messages, &text).await?;
 
     // History reads.
-    let mut picker = Picker(0x9E37_79B9_7F4A_7C15);
-    let mut short = Vec::with_capacity(args.reads);
-    for _ in 0..args.reads {
-        short.push(history(&store, ids[picker.below(ids.len())]).await?);
-    }
+    let mut short = sequential_reads(&store, &ids, args.reads).await?;
     report.load_history_p50_ms = percentile(&mut short, 0.50);
     report.load_history_p99_ms = percentile(&mut short, 0.99);
 
