@@ -43,7 +43,7 @@ use diesel_async::AsyncPgConnection;
 #[derive(Clone)]
 pub struct Db {
     pool: Arc<Pool>,
-    statements: Arc<AtomicU64>,
+    counts: Arc<Counts>,
     readiness: Arc<Readiness>,
 }
 
@@ -97,10 +97,10 @@ impl Db {
 
     /// The pool, not yet migrated (marked migrated: the caller migrates it first).
     fn unmigrated(settings: &DbSettings) -> Result<Db, StoreError> {
-        let statements = Arc::new(AtomicU64::new(0));
+        let counts = Arc::new(Counts::default());
         Ok(Db {
-            pool: Arc::new(Pool::open(settings, statements.clone())?),
-            statements,
+            pool: Arc::new(Pool::open(settings, counts.clone())?),
+            counts,
             readiness: Arc::new(Readiness::migrated()),
         })
     }
@@ -126,7 +126,14 @@ impl Db {
     /// How many SQL statements this database has run since it was opened. Tests use it
     /// to check that the work of a call does not grow with the data.
     pub fn statements_executed(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
+        self.counts.statements.load(Ordering::Relaxed)
+    }
+
+    /// How many transactions this database has begun since it was opened (statements
+    /// outside one, each a transaction of its own, not counted). Tests use it to check
+    /// that a call that changes nothing writes nothing.
+    pub fn transactions_begun(&self) -> u64 {
+        self.counts.transactions.load(Ordering::Relaxed)
     }
 
     /// Runs `op` with a connection. On SQLite the whole operation runs on one blocking
@@ -181,9 +188,9 @@ impl Db {
 }
 
 impl Pool {
-    fn open(settings: &DbSettings, statements: Arc<AtomicU64>) -> Result<Pool, StoreError> {
+    fn open(settings: &DbSettings, counts: Arc<Counts>) -> Result<Pool, StoreError> {
         let echo = settings.echo;
-        let instrument = move || statement_counter(statements.clone(), echo);
+        let instrument = move || statement_counter(counts.clone(), echo);
         #[cfg(any(feature = "postgres", feature = "mysql"))]
         let setup = |backend| dialect::session_setup(backend, settings.busy_timeout);
         match &settings.target {
@@ -227,16 +234,27 @@ impl Pool {
     }
 }
 
-/// Builds the instrumentation every connection carries: it counts statements and, with
-/// `echo`, logs each one.
-fn statement_counter(statements: Arc<AtomicU64>, echo: bool) -> impl Instrumentation {
-    move |event: InstrumentationEvent<'_>| {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            statements.fetch_add(1, Ordering::Relaxed);
+/// What the connections of one database have run.
+#[derive(Default)]
+struct Counts {
+    statements: AtomicU64,
+    transactions: AtomicU64,
+}
+
+/// Builds the instrumentation every connection carries: it counts statements and
+/// transactions and, with `echo`, logs each statement.
+fn statement_counter(counts: Arc<Counts>, echo: bool) -> impl Instrumentation {
+    move |event: InstrumentationEvent<'_>| match event {
+        InstrumentationEvent::StartQuery { query, .. } => {
+            counts.statements.fetch_add(1, Ordering::Relaxed);
             if echo {
                 info!(target: "convstore::sql", "{query}");
             }
         }
+        InstrumentationEvent::BeginTransaction { .. } => {
+            counts.transactions.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
     }
 }
 

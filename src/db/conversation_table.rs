@@ -175,27 +175,22 @@ pub async fn lock_unheld(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<
     )
 }
 
-/// Records activity on an existing conversation, replacing platform and (when given)
-/// chat id.
-pub async fn touch_identity(
+/// Replaces the platform and (when given) the chat id of a conversation; its
+/// `last_activity` stays.
+pub async fn set_identity(
     conn: &mut DbConn<'_>,
     id_: i64,
     new_platform: &str,
     new_chat_id: Option<&str>,
-    now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let target = conversations.find(id_);
     match new_chat_id {
         Some(chat) => with_conn!(conn, |c| diesel::update(target)
-            .set((
-                platform.eq(new_platform),
-                chat_id.eq(chat),
-                last_activity.eq(now)
-            ))
+            .set((platform.eq(new_platform), chat_id.eq(chat)))
             .execute(c)
             .await),
         None => with_conn!(conn, |c| diesel::update(target)
-            .set((platform.eq(new_platform), last_activity.eq(now)))
+            .set(platform.eq(new_platform))
             .execute(c)
             .await),
     }

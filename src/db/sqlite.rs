@@ -1,14 +1,19 @@
 //! SQLite: one writer connection and a few readers over a WAL file, each operation run
-//! whole on a blocking thread.
+//! whole on a blocking thread, taken only once the operation has its connection.
 //!
 //! diesel-async reaches SQLite through `SyncConnectionWrapper`, which normally moves
 //! every statement to a blocking thread. Here the wrapper runs statements inline
 //! ([`Inline`](super::conn::Inline)) and the pool moves the whole operation to a
 //! blocking thread instead, so a batch of a thousand inserts costs one thread hop, and
-//! the query code stays the same async code the server backends run.
+//! the query code stays the same async code the server backends run. A write waits for
+//! the writer (and a read for a reader slot) asynchronously, in arrival order, before it
+//! takes a thread: however many callers wait, the pool holds at most one thread for
+//! the writer and one per reader slot.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedMutexGuard;
 
 use diesel::connection::{Instrumentation, SimpleConnection};
 use diesel::{Connection, SqliteConnection};
@@ -30,9 +35,11 @@ pub struct SqlitePool {
     pragmas: String,
     readers_max: usize,
     instrumentation: InstrumentationFactory,
-    writer: Mutex<Option<SqliteConn>>,
+    /// The writer connection (`None` until it is opened again after a failure to open
+    /// it); waited for asynchronously, first come first served.
+    writer: Arc<tokio::sync::Mutex<Option<SqliteConn>>>,
     readers: Mutex<Vec<SqliteConn>>,
-    reader_slots: tokio::sync::Semaphore,
+    reader_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl SqlitePool {
@@ -61,15 +68,19 @@ impl SqlitePool {
             pragmas,
             readers_max: settings.pool_size.max(1),
             instrumentation,
-            writer: Mutex::new(None),
+            writer: Arc::new(tokio::sync::Mutex::new(None)),
             readers: Mutex::new(Vec::new()),
-            reader_slots: tokio::sync::Semaphore::new(settings.pool_size.max(1)),
+            reader_slots: Arc::new(tokio::sync::Semaphore::new(settings.pool_size.max(1))),
         };
         let mut writer = pool.connect()?;
         run_sync(&mut writer, |c| {
             c.batch_execute("PRAGMA journal_mode = WAL;")
         })?;
-        *lock(&pool.writer) = Some(writer);
+        *pool
+            .writer
+            .try_lock()
+            .map_err(|_| StoreError::Internal("the new SQLite writer is already taken".into()))? =
+            Some(writer);
         Ok(Arc::new(pool))
     }
 
@@ -85,58 +96,70 @@ impl SqlitePool {
     }
 
     /// Runs `op` on a blocking thread with the writer (for [`Access::Write`]) or a reader.
+    /// The writer, or a reader slot, is waited for before the thread is taken.
     pub async fn run<T, F>(self: &Arc<Self>, access: Access, op: F) -> Result<T, StoreError>
     where
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        // A read waits for one of `readers_max` slots before it takes a thread, so idle
-        // reader connections are reused instead of opened and dropped under load.
-        let _slot = match access {
-            Access::Read => Some(
-                self.reader_slots
-                    .acquire()
-                    .await
-                    .map_err(|e| StoreError::Internal(format!("reader slots closed: {e}")))?,
-            ),
-            Access::Write => None,
-        };
         let pool = self.clone();
-        tokio::task::spawn_blocking(move || pool.run_blocking(access, op))
-            .await
+        let task = match access {
+            Access::Write => {
+                let writer = self.writer.clone().lock_owned().await;
+                tokio::task::spawn_blocking(move || pool.write_blocking(writer, op))
+            }
+            Access::Read => {
+                // Reads wait for one of `readers_max` slots, so idle reader connections
+                // are reused instead of opened and dropped under load.
+                let slot = self
+                    .reader_slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| StoreError::Internal(format!("reader slots closed: {e}")))?;
+                tokio::task::spawn_blocking(move || {
+                    let result = pool.read_blocking(op);
+                    drop(slot);
+                    result
+                })
+            }
+        };
+        task.await
             .map_err(|e| StoreError::Internal(format!("database task failed: {e}")))?
     }
 
-    fn run_blocking<T, F>(&self, access: Access, op: F) -> Result<T, StoreError>
+    fn write_blocking<T, F>(
+        &self,
+        mut writer: OwnedMutexGuard<Option<SqliteConn>>,
+        op: F,
+    ) -> Result<T, StoreError>
     where
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
     {
-        match access {
-            Access::Write => {
-                let mut writer = lock(&self.writer);
-                if writer.is_none() {
-                    *writer = Some(self.connect()?);
-                }
-                let conn = writer
-                    .as_mut()
-                    .ok_or_else(|| StoreError::Internal("the SQLite writer is missing".into()))?;
-                futures_executor::block_on(op(&mut DbConn::new(Link::Sqlite(conn))))
-            }
-            Access::Read => {
-                let reader = lock(&self.readers).pop();
-                let mut conn = match reader {
-                    Some(conn) => conn,
-                    None => self.connect()?,
-                };
-                let result =
-                    futures_executor::block_on(op(&mut DbConn::new(Link::Sqlite(&mut conn))));
-                let mut readers = lock(&self.readers);
-                if readers.len() < self.readers_max {
-                    readers.push(conn);
-                }
-                result
-            }
+        if writer.is_none() {
+            *writer = Some(self.connect()?);
         }
+        let conn = writer
+            .as_mut()
+            .ok_or_else(|| StoreError::Internal("the SQLite writer is missing".into()))?;
+        futures_executor::block_on(op(&mut DbConn::new(Link::Sqlite(conn))))
+    }
+
+    fn read_blocking<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
+    {
+        let reader = lock(&self.readers).pop();
+        let mut conn = match reader {
+            Some(conn) => conn,
+            None => self.connect()?,
+        };
+        let result = futures_executor::block_on(op(&mut DbConn::new(Link::Sqlite(&mut conn))));
+        let mut readers = lock(&self.readers);
+        if readers.len() < self.readers_max {
+            readers.push(conn);
+        }
+        result
     }
 
     /// Applies pending migrations; returns how many ran. All of them run in one

@@ -78,20 +78,32 @@ pub async fn list(
     })
 }
 
-/// The conversation of `user_key` after recording activity on it (replacing platform
-/// and, when given, chat id), or `None` if it does not exist. One UPDATE writes, so it
-/// needs no transaction of its own.
+/// Whether get-or-create with `platform` and `chat_id` would change `row`: a platform
+/// that differs, or a chat id given that differs.
+pub fn identity_changes(row: &ConversationRow, platform: &str, chat_id: Option<&str>) -> bool {
+    row.platform != platform || chat_id.is_some_and(|chat| row.chat_id.as_deref() != Some(chat))
+}
+
+/// The conversation of `user_key` with `platform` and, when given, `chat_id` in place of
+/// the stored ones, or `None` if it does not exist. It writes only when one of them
+/// differs (one UPDATE, which needs no transaction of its own); get-or-create does not
+/// move `last_activity` (API.md names the calls that do).
 pub async fn touch_existing(
     conn: &mut DbConn<'_>,
     user_key: &str,
     platform: &str,
     chat_id: Option<&str>,
-    now: NaiveDateTime,
 ) -> Result<Option<Obtained>, StoreError> {
     let Some(existing) = conversation_table::find_by_user(conn, user_key).await? else {
         return Ok(None);
     };
-    conversation_table::touch_identity(conn, existing.id, platform, chat_id, now).await?;
+    if !identity_changes(&existing, platform, chat_id) {
+        return Ok(Some(Obtained {
+            conversation: existing.into(),
+            created: false,
+        }));
+    }
+    conversation_table::set_identity(conn, existing.id, platform, chat_id).await?;
     Ok(Some(Obtained {
         conversation: conversation(conn, existing.id).await?,
         created: false,

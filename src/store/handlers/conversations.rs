@@ -28,15 +28,37 @@ impl Handler<GetOrCreate> for StoreActor {
                     platform,
                     chat_id,
                 } = msg;
+                // A bot asks on every turn: an existing conversation whose identity is
+                // unchanged is read, on a reader, and nothing is written.
+                let key = user_key.clone();
+                let found = db
+                    .run(Access::Read, async move |c: &mut DbConn<'_>| {
+                        Ok(conversation_table::find_by_user(c, &key).await?)
+                    })
+                    .await?;
                 let touch = async || {
                     let (key, name, chat) = (user_key.clone(), platform.clone(), chat_id.clone());
                     db.run(Access::Write, async move |c: &mut DbConn<'_>| {
-                        operations::touch_existing(c, &key, &name, chat.as_deref(), now).await
+                        operations::touch_existing(c, &key, &name, chat.as_deref()).await
                     })
                     .await
                 };
-                if let Some(obtained) = touch().await? {
-                    return Ok(obtained);
+                match found {
+                    Some(row)
+                        if !operations::identity_changes(&row, &platform, chat_id.as_deref()) =>
+                    {
+                        return Ok(Obtained {
+                            conversation: row.into(),
+                            created: false,
+                        });
+                    }
+                    // Its identity changes (if it was deleted meanwhile, it is created below).
+                    Some(_) => {
+                        if let Some(obtained) = touch().await? {
+                            return Ok(obtained);
+                        }
+                    }
+                    None => {}
                 }
                 // Only a new conversation changes the totals: that needs a transaction.
                 let (key, name, chat) = (user_key.clone(), platform.clone(), chat_id.clone());

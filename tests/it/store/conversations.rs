@@ -8,7 +8,7 @@ use crate::fixtures::db::TestDb;
 use crate::fixtures::store::*;
 
 backend_test!(
-    get_or_create_creates_once_then_updates,
+    get_or_create_creates_once_then_replaces_platform_and_chat_id,
     async |db: &TestDb| {
         let store = db.store().await;
         let ask = |platform: &str, chat_id: Option<&str>| GetOrCreate {
@@ -46,16 +46,16 @@ backend_test!(
             "no chat id keeps the stored one"
         );
         assert_eq!(kept.created_at, created.created_at);
-        assert!(
-            kept.last_activity > created.last_activity,
-            "the activity is recorded"
+        assert_eq!(
+            kept.last_activity, created.last_activity,
+            "get-or-create is not among the calls that move last_activity"
         );
 
         pause().await;
         let third = ok(&store, ask("qq", Some("chat789"))).await;
         assert!(!third.created);
         assert_eq!(third.conversation.chat_id.as_deref(), Some("chat789"));
-        assert!(third.conversation.last_activity > kept.last_activity);
+        assert_eq!(third.conversation.last_activity, created.last_activity);
         assert_eq!(
             conversation(&store, created.id).await,
             third.conversation,

@@ -3,22 +3,17 @@
 //! shorter than the timeout, and works again once the lock is gone. (A data directory
 //! the binary cannot write is `daemon::refusals`.)
 //!
-//! The other process is played by a plain diesel `SqliteConnection` on a thread of its
-//! own, holding `BEGIN EXCLUSIVE` on the same file, as a backup tool or a second daemon
-//! pointed at the same file would.
+//! The other process is played by `fixtures::sqlite_lock`.
 
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use convstore::db::{Backend, DbSettings, DbTarget};
 use convstore::store::requests::*;
 use convstore::{Role, StoreActor, StoreError};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, SqliteConnection};
 
 use crate::fixtures::db::TestDb;
+use crate::fixtures::sqlite_lock::ExclusiveLock;
 use crate::fixtures::store::*;
 
 /// The busy timeout of the store under the long lock.
@@ -30,58 +25,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 const PATIENCE: Duration = Duration::from_millis(1_900);
 /// How long the long lock is held at least.
 const LONG_LOCK: Duration = Duration::from_secs(2);
-
-/// `BEGIN EXCLUSIVE` held on a SQLite file by a connection of its own, on its own thread.
-struct ExclusiveLock {
-    taken_at: Instant,
-    release: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl ExclusiveLock {
-    /// Takes the lock on `path`; it is released after `hold`, or earlier by
-    /// [`ExclusiveLock::release`]. Returns once the lock is held.
-    fn take(path: &Path, hold: Duration) -> ExclusiveLock {
-        let url = path.to_string_lossy().into_owned();
-        let (locked_tx, locked_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let mut conn = SqliteConnection::establish(&url).expect("open the file to lock");
-            conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN EXCLUSIVE")
-                .expect("BEGIN EXCLUSIVE");
-            locked_tx.send(Instant::now()).expect("report the lock");
-            // Released on a word from the test, when it is dropped, or after `hold`.
-            let _ = release_rx.recv_timeout(hold);
-            conn.batch_execute("ROLLBACK").expect("release the lock");
-        });
-        let taken_at = locked_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the lock was taken within 10 s");
-        ExclusiveLock {
-            taken_at,
-            release: Some(release_tx),
-            thread: Some(thread),
-        }
-    }
-
-    /// Releases the lock and waits until it is released.
-    fn release(mut self) {
-        self.finish();
-    }
-
-    fn finish(&mut self) {
-        drop(self.release.take());
-        if let Some(thread) = self.thread.take() {
-            thread.join().expect("the lock holder ends cleanly");
-        }
-    }
-}
-
-impl Drop for ExclusiveLock {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
 
 fn sqlite_path(db: &TestDb) -> PathBuf {
     match db.target() {

@@ -1,5 +1,6 @@
 //! The shape of the work, not its speed: how many SQL statements a history read, a
-//! statistics call and a group commit issue must not grow with the data.
+//! statistics call and a group commit issue must not grow with the data, and a
+//! get-or-create that changes nothing writes nothing.
 
 use actix::Actor;
 use convstore::Role;
@@ -8,7 +9,7 @@ use convstore::store::StoreActor;
 use convstore::store::requests::*;
 
 use crate::fixtures::db::TestDb;
-use crate::fixtures::store::{Store, ok, open_conversation, save_turns};
+use crate::fixtures::store::{Store, conversation, ok, open_conversation, save_turns};
 
 /// Statements `db` runs while `work` runs.
 async fn statements_during(db: &Db, work: impl AsyncFnOnce()) -> u64 {
@@ -131,6 +132,44 @@ backend_test!(
             statements <= per_row * 100 + 7,
             "100 messages took {statements} statements"
         );
+    }
+);
+
+backend_test!(
+    get_or_create_of_an_unchanged_conversation_writes_nothing,
+    async |test: &TestDb| {
+        let db = test.open().await;
+        let store = StoreActor::new(db.clone(), Default::default()).start();
+        let ask = |chat_id: Option<&str>| GetOrCreate {
+            user_key: "every-turn".into(),
+            platform: "feishu".into(),
+            chat_id: chat_id.map(Into::into),
+        };
+        let created = ok(&store, ask(Some("chat-1"))).await.conversation;
+        // The pool's liveness check of the connection, on the server backends.
+        let checkout = u64::from(db.backend() != convstore::db::Backend::Sqlite);
+        for chat_id in [Some("chat-1"), None] {
+            let transactions = db.transactions_begun();
+            let statements = statements_during(&db, async || {
+                let again = ok(&store, ask(chat_id)).await;
+                assert!(!again.created);
+                assert_eq!(again.conversation, created);
+            })
+            .await;
+            assert_eq!(db.transactions_begun(), transactions, "a transaction began");
+            assert!(
+                statements <= checkout + 1,
+                "an unchanged get-or-create ({chat_id:?}) issued {statements} statements: \
+                 more than the one SELECT"
+            );
+        }
+        // A new chat id is written, in one UPDATE of its own; the activity stays.
+        let transactions = db.transactions_begun();
+        let changed = ok(&store, ask(Some("chat-2"))).await.conversation;
+        assert_eq!(db.transactions_begun(), transactions);
+        assert_eq!(changed.chat_id.as_deref(), Some("chat-2"));
+        assert_eq!(changed.last_activity, created.last_activity);
+        assert_eq!(conversation(&store, created.id).await, changed);
     }
 );
 
