@@ -6,8 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::ask::ask;
-use super::error::ApiError;
-use super::error::ErrorResponses;
+use super::error::{ApiError, ErrorBody, ErrorResponses};
 use super::extract::{ConversationId, Params};
 use super::reply::created_or_ok;
 use super::state::ApiState;
@@ -50,6 +49,7 @@ pub async fn export(state: Data<ApiState>, id: ConversationId) -> Result<HttpRes
     responses(
         (status = 201, description = "Imported (or replaced)", body = Conversation),
         (status = 200, description = "The user key exists; the existing conversation", body = Conversation),
+        (status = 409, description = "Other processes created and deleted this user key's conversation under the import three times running; retry", body = ErrorBody),
         ErrorResponses,
     )
 )]

@@ -1,8 +1,9 @@
 //! The contract in the repository (`docs/API.md`) and the document the daemon serves
-//! (`/openapi.json`) list the same routes with the same methods, and the limits the
-//! document states are the store's rules (`store::validate`), where each is written once.
+//! (`/openapi.json`) list the same routes with the same methods and every status the
+//! contract names for a route, and the limits the document states are the store's rules
+//! (`store::validate`), where each is written once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::http::StatusCode;
 use convstore::store::validate;
@@ -13,18 +14,40 @@ use crate::fixtures::http::Server;
 /// `docs/API.md`, as the repository holds it.
 const CONTRACT: &str = include_str!("../../../docs/API.md");
 
-/// The (method, path) of every row of the contract's route tables: `| GET /v1/stats | ...`.
-fn contract_routes() -> BTreeSet<(String, String)> {
+/// The HTTP statuses the contract uses (a number in a row that is none of these, say a
+/// limit of 100 lines, is not a status).
+const STATUSES: [&str; 12] = [
+    "200", "201", "204", "304", "400", "401", "404", "409", "413", "415", "500", "503",
+];
+
+/// Every row of the contract's route tables (`| GET /v1/stats | ...`): its (method, path)
+/// and the statuses the row names.
+fn contract_rows() -> BTreeMap<(String, String), BTreeSet<String>> {
     CONTRACT
         .lines()
         .filter_map(|line| line.strip_prefix("| "))
-        .filter_map(|row| row.split(" |").next())
-        .filter_map(|route| {
+        .filter_map(|row| {
+            let route = row.split(" |").next()?;
             let (method, path) = route.split_once(' ')?;
             let known = ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method);
-            known.then(|| (method.to_ascii_lowercase(), path.trim().to_string()))
+            let statuses = row
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|word| STATUSES.contains(word))
+                .map(str::to_string)
+                .collect();
+            known.then(|| {
+                (
+                    (method.to_ascii_lowercase(), path.trim().to_string()),
+                    statuses,
+                )
+            })
         })
         .collect()
+}
+
+/// The (method, path) of every row of the contract's route tables.
+fn contract_routes() -> BTreeSet<(String, String)> {
+    contract_rows().into_keys().collect()
 }
 
 /// The (method, path) of every operation of the OpenAPI document.
@@ -63,6 +86,41 @@ async fn the_contract_and_the_openapi_document_list_the_same_routes() {
     assert!(
         undocumented.is_empty() && unserved.is_empty(),
         "served but not in docs/API.md: {undocumented:?}; in docs/API.md but not served: {unserved:?}"
+    );
+}
+
+#[actix_rt::test]
+async fn every_status_the_contract_names_for_a_route_is_in_the_openapi_document() {
+    let server = Server::start().await;
+    let document = document(&server).await;
+    let rows = contract_rows();
+    assert!(
+        rows.values().any(|statuses| statuses.contains("409")),
+        "the contract's statuses were read: {rows:?}"
+    );
+    let mut missing = Vec::new();
+    for ((method, path), statuses) in &rows {
+        let responses = &document["paths"][path][method]["responses"];
+        for status in statuses {
+            if responses.get(status).is_none() {
+                missing.push(format!("{status} of {method} {path}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "named in docs/API.md, absent from /openapi.json: {missing:?}"
+    );
+    // 409 is no error every route shares: the document names it only where the
+    // contract does.
+    let unnamed: Vec<_> = document_routes(&document)
+        .into_iter()
+        .filter(|(method, path)| !document["paths"][path][method]["responses"]["409"].is_null())
+        .filter(|route| !rows.get(route).is_some_and(|s| s.contains("409")))
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "409 in /openapi.json, not in docs/API.md: {unnamed:?}"
     );
 }
 
