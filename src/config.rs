@@ -103,7 +103,8 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// Largest NDJSON import body, in bytes.
     pub max_import_bytes: usize,
-    /// Largest line of an NDJSON import, in bytes.
+    /// Largest line of an NDJSON import and body of `POST /v1/import`, in bytes: also the
+    /// largest document an export writes.
     pub max_line_bytes: usize,
 }
 

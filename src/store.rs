@@ -2,10 +2,12 @@
 //! (see [`requests`]); callers in process, the HTTP API, the CLI and the scheduler all
 //! send the same requests.
 
+mod archive;
 mod checked;
 mod context;
 mod cursor;
 mod editing;
+mod export;
 mod handlers;
 mod history;
 pub mod import;
@@ -22,6 +24,7 @@ use crate::db::conn::{Access, DbConn};
 use crate::db::{Db, DbSettings};
 use crate::error::StoreError;
 pub use checked::{CheckedCheckpoint, CheckedMessage};
+pub use export::{EXPORT_PAGE_BYTES, ExportStream};
 pub use history::{MAX_WINDOW_BYTES, MAX_WINDOW_MESSAGES};
 use writes::{WriteQueue, WriteRequest, WriteResult};
 
@@ -40,6 +43,9 @@ pub struct StoreSettings {
     /// Folder where a cleanup first writes (and fsyncs) every conversation it is about
     /// to delete, one NDJSON file a day; `None`: no archive.
     pub archive_dir: Option<std::path::PathBuf>,
+    /// Largest export document, in bytes (`limits.max_line_bytes`, the largest line an
+    /// import reads): an export refuses a larger one, so that every export imports back.
+    pub max_document_bytes: usize,
 }
 
 /// The conversation store. Start it with [`StoreActor::open`] and send it the requests
@@ -116,6 +122,26 @@ impl StoreActor {
             writes: WriteQueue::default(),
             stop_requested: false,
         }
+    }
+
+    /// How this store's exports read and what they refuse.
+    fn export_limits(&self) -> export::ExportLimits {
+        export::ExportLimits::new(
+            self.settings.max_content_bytes,
+            self.settings.max_document_bytes,
+        )
+    }
+
+    /// Where and how cleanups archive, if they do.
+    fn archive(&self) -> Option<archive::Archive> {
+        let dir = self.settings.archive_dir.clone()?;
+        Some(archive::Archive {
+            dir,
+            limits: export::ExportLimits {
+                max_document_bytes: usize::MAX,
+                ..self.export_limits()
+            },
+        })
     }
 
     /// Runs `op` with a connection, as the answer to a message.

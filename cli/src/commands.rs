@@ -14,12 +14,9 @@ use clap::{Args, Parser, Subcommand};
 use convstore::StoreActor;
 use convstore::config::Config;
 use convstore::store::requests::{
-    CleanupOldConversations, ExportConversation, ExportPage, GetStats, ImportConversation,
-    OnConflict, Vacuum,
+    CleanupOldConversations, ExportScope, GetStats, ImportConversation, OnConflict, StreamExport,
+    Vacuum,
 };
-
-/// Conversations exported per page by `export --all`.
-const EXPORT_PAGE: i64 = 100;
 
 /// convstore: a persistent conversation store for AI chat bots.
 #[derive(Debug, Parser)]
@@ -164,32 +161,16 @@ async fn export(config: &Config, args: ExportArgs) -> CliResult {
         Some(path) => Box::new(BufWriter::new(File::create(path)?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    if let Some(id) = args.conversation {
-        let document = store
-            .send(ExportConversation {
-                conversation_id: id,
-            })
-            .await??;
-        serde_json::to_writer_pretty(&mut out, &document)?;
+    let scope = match args.conversation {
+        Some(id) => ExportScope::Conversation(id),
+        None => ExportScope::All,
+    };
+    let mut export = store.send(StreamExport { scope }).await??;
+    while let Some(chunk) = export.next_chunk().await {
+        out.write_all(&chunk?)?;
+    }
+    if scope != ExportScope::All {
         out.write_all(b"\n")?;
-    } else {
-        let mut after_id = 0;
-        loop {
-            let page = store
-                .send(ExportPage {
-                    after_id,
-                    limit: EXPORT_PAGE,
-                })
-                .await??;
-            for document in &page {
-                serde_json::to_writer(&mut out, document)?;
-                out.write_all(b"\n")?;
-                after_id = document.conversation.id;
-            }
-            if (page.len() as i64) < EXPORT_PAGE {
-                break;
-            }
-        }
     }
     out.flush()?;
     drop(out);

@@ -1,11 +1,11 @@
 //! Export and import of the whole store as NDJSON, one export document a line, streamed
-//! both ways: the export reads a page of conversations at a time, the import reads the
-//! body a line at a time, so memory does not grow with the size of the store.
+//! both ways: the export reads a page of messages at a time, the import reads the body a
+//! line at a time, so memory does not grow with the size of the store.
 
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use actix_web::web::{Bytes, Data, Payload};
+use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use futures_util::{StreamExt, stream};
+use futures_util::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -14,9 +14,10 @@ use super::error::ApiError;
 use super::error::{ErrorResponses, too_large};
 use super::extract::Params;
 use super::ndjson::{Line, Lines};
+use super::reply::streamed;
 use super::state::ApiState;
 use super::transfer::ImportQuery;
-use crate::store::requests::{ExportPage, ImportConversation, OnConflict};
+use crate::store::requests::{ExportScope, ImportConversation, OnConflict, StreamExport};
 use crate::transfer::ExportDocument;
 
 /// The content type of NDJSON.
@@ -28,8 +29,6 @@ const NDJSON_TYPES: [&str; 4] = [
     "application/jsonl",
     "application/x-jsonlines",
 ];
-/// Conversations read from the store per page of the export.
-const EXPORT_PAGE: i64 = 50;
 
 /// What `POST /admin/import` did.
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -68,65 +67,14 @@ pub struct FailedLine {
 )]
 #[get("/admin/export")]
 pub async fn export_all(state: Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let state = state.get_ref().clone();
-    // The first page is read before answering, so that a database outage is a 503
-    // rather than an empty 200.
-    let first = page(&state, 0).await?;
-    let body = stream::try_unfold((state, Cursor::Ready(first)), next_chunk);
-    Ok(HttpResponse::Ok().content_type(NDJSON).streaming(body))
-}
-
-/// Where the export stands.
-enum Cursor {
-    /// A page read and not yet sent.
-    Ready(Vec<ExportDocument>),
-    /// Read next the page after this conversation id.
-    After(i64),
-    /// Everything was sent.
-    Done,
-}
-
-/// The next chunk of the export (one page of documents), and where to go on. An error
-/// after the first page ends the body early, which the client sees as a broken transfer.
-async fn next_chunk(
-    (state, cursor): (ApiState, Cursor),
-) -> Result<Option<(Bytes, (ApiState, Cursor))>, ApiError> {
-    let documents = match cursor {
-        Cursor::Done => return Ok(None),
-        Cursor::Ready(documents) => documents,
-        Cursor::After(id) => page(&state, id).await.inspect_err(ApiError::log)?,
-    };
-    let Some(last) = documents.last() else {
-        return Ok(None);
-    };
-    let next = if documents.len() as i64 == EXPORT_PAGE {
-        Cursor::After(last.conversation.id)
-    } else {
-        Cursor::Done
-    };
-    let chunk = encode(&documents).inspect_err(ApiError::log)?;
-    Ok(Some((chunk, (state, next))))
-}
-
-async fn page(state: &ApiState, after_id: i64) -> Result<Vec<ExportDocument>, ApiError> {
-    let request = ExportPage {
-        after_id,
-        limit: EXPORT_PAGE,
-    };
-    ask(state, request).await
-}
-
-/// `documents` as NDJSON.
-fn encode(documents: &[ExportDocument]) -> Result<Bytes, ApiError> {
-    let mut out = Vec::new();
-    for document in documents {
-        serde_json::to_writer(&mut out, document).map_err(|error| {
-            let id = document.conversation.id;
-            ApiError::Internal(format!("cannot encode conversation {id}: {error}"))
-        })?;
-        out.push(b'\n');
-    }
-    Ok(Bytes::from(out))
+    let export = ask(
+        &state,
+        StreamExport {
+            scope: ExportScope::All,
+        },
+    )
+    .await?;
+    streamed(export, NDJSON).await
 }
 
 /// Imports NDJSON, one export document a line, each atomically; a bad line is reported

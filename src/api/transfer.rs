@@ -1,17 +1,18 @@
 //! Export and import of one conversation, in the guide's JSON document format.
 
-use actix_web::web::{Data, Json};
-use actix_web::{HttpResponse, get, post};
+use actix_web::dev::JsonBody;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::ask::ask;
 use super::error::{ApiError, ErrorBody, ErrorResponses};
 use super::extract::{ConversationId, Params};
-use super::reply::created_or_ok;
+use super::reply::{created_or_ok, streamed};
 use super::state::ApiState;
 use crate::model::Conversation;
-use crate::store::requests::{ExportConversation, ImportConversation, OnConflict};
+use crate::store::requests::{ExportScope, ImportConversation, OnConflict, StreamExport};
 use crate::transfer::ExportDocument;
 
 /// Query of the import routes.
@@ -23,7 +24,7 @@ pub struct ImportQuery {
     pub on_conflict: Option<OnConflict>,
 }
 
-/// Exports a conversation and all its messages.
+/// Exports a conversation and all its messages, streamed a page of messages at a time.
 #[utoipa::path(
     tag = "transfer",
     params(ConversationId),
@@ -31,17 +32,14 @@ pub struct ImportQuery {
 )]
 #[get("/v1/conversations/{id}/export")]
 pub async fn export(state: Data<ApiState>, id: ConversationId) -> Result<HttpResponse, ApiError> {
-    let document = ask(
-        &state,
-        ExportConversation {
-            conversation_id: id.0,
-        },
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(document))
+    let scope = ExportScope::Conversation(id.0);
+    let export = ask(&state, StreamExport { scope }).await?;
+    streamed(export, "application/json").await
 }
 
-/// Imports an export document (this store's or the Python original's), atomically.
+/// Imports an export document (this store's or the Python original's), atomically. It
+/// reads documents up to `limits.max_line_bytes`, the largest an export writes, rather
+/// than the `limits.max_body_bytes` of the other routes.
 #[utoipa::path(
     tag = "transfer",
     params(ImportQuery),
@@ -56,11 +54,15 @@ pub async fn export(state: Data<ApiState>, id: ConversationId) -> Result<HttpRes
 #[post("/v1/import")]
 pub async fn import(
     state: Data<ApiState>,
+    req: HttpRequest,
     Params(query): Params<ImportQuery>,
-    document: Json<serde_json::Value>,
+    body: Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let document = JsonBody::<serde_json::Value>::new(&req, &mut body.into_inner(), None, true)
+        .limit(state.settings.max_line_bytes)
+        .await?;
     let request = ImportConversation {
-        document: document.into_inner(),
+        document,
         on_conflict: query.on_conflict.unwrap_or_default(),
     };
     let obtained = ask(&state, request).await?;

@@ -34,6 +34,7 @@ impl Config {
             max_content_bytes: self.limits.max_content_bytes,
             max_history_turns: self.max_history_turns,
             archive_dir: non_empty(&self.schedule.archive_dir).map(PathBuf::from),
+            max_document_bytes: self.limits.max_line_bytes,
         }
     }
 

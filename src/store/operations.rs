@@ -1,10 +1,9 @@
 //! The store's operations on conversations, each run on one connection (and, where it
 //! writes more than one statement, in one transaction).
 
-use std::path::Path;
-
 use chrono::{Duration, NaiveDateTime};
 
+use super::archive::Archive;
 use super::cursor;
 use super::requests::{ConversationPage, Obtained};
 use crate::db::conn::DbConn;
@@ -181,52 +180,20 @@ pub struct CleanupBatch {
 pub async fn cleanup_batch(
     conn: &mut DbConn<'_>,
     cutoff: NaiveDateTime,
-    archive: Option<&Path>,
+    archive: Option<&Archive>,
 ) -> Result<CleanupBatch, StoreError> {
     let ids = conversation_table::inactive_ids(conn, cutoff, CLEANUP_BATCH).await?;
     if ids.is_empty() {
         return Ok(CleanupBatch::default());
     }
-    if let Some(dir) = archive {
-        let mut lines = Vec::new();
-        for &id in &ids {
-            if let Some(row) = conversation_table::find(conn, id).await? {
-                serde_json::to_writer(&mut lines, &export(conn, row).await?)
-                    .map_err(|e| StoreError::Internal(format!("cannot encode the archive: {e}")))?;
-                lines.push(b'\n');
-            }
-        }
-        append_durably(dir, &lines)?;
+    if let Some(archive) = archive {
+        archive.append(conn, &ids).await?;
     }
     let deleted = conversation_table::delete_inactive(conn, &ids, cutoff).await?;
     Ok(CleanupBatch {
         picked: ids.len(),
         deleted,
     })
-}
-
-/// Appends `bytes` to today's archive file in `dir` and waits until they are on disk,
-/// the file's entry in `dir` included (a new file is only durable once its folder is).
-fn append_durably(dir: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write;
-    let fail = |e: std::io::Error| {
-        StoreError::Internal(format!("cannot archive to {}: {e}", dir.display()))
-    };
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let path = dir.join(format!(
-        "cleanup-{}.ndjson",
-        chrono::Utc::now().format("%Y-%m-%d")
-    ));
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    std::fs::File::open(dir)
-        .and_then(|folder| folder.sync_all())
-        .map_err(fail)
 }
 
 /// The cutoff of a cleanup of conversations older than `days` days.

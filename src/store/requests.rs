@@ -262,6 +262,27 @@ pub struct ExportPage {
     pub limit: i64,
 }
 
+/// Streams an export, a page of messages at a time, whatever the length of the
+/// conversations: the answer's chunks make one export document (exactly the bytes of
+/// the serialized [`ExportDocument`]), or every conversation's, by id, one a line
+/// (NDJSON). A document larger than `limits.max_line_bytes` (which import would not
+/// read back) ends the stream with an invalid `limits.max_line_bytes`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<crate::store::ExportStream, StoreError>")]
+pub struct StreamExport {
+    /// What to export.
+    pub scope: ExportScope,
+}
+
+/// What a [`StreamExport`] exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportScope {
+    /// One conversation's document.
+    Conversation(i64),
+    /// Every conversation's document, one a line.
+    All,
+}
+
 /// What an import does when the user key already has a conversation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]

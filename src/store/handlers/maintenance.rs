@@ -45,7 +45,7 @@ impl Handler<CleanupOldConversations> for StoreActor {
                 format!("must be between 0 and {}", validate::MAX_CLEANUP_DAYS),
             ))
         };
-        let archive = self.settings.archive_dir.clone();
+        let archive = self.archive();
         let db = self.db.clone();
         checked(check, |cutoff| {
             // One transaction per batch: saves get the writer between batches.
@@ -55,7 +55,7 @@ impl Handler<CleanupOldConversations> for StoreActor {
                     let archive = archive.clone();
                     let batch = db
                         .write_tx(async move |c: &mut DbConn<'_>| {
-                            operations::cleanup_batch(c, cutoff, archive.as_deref()).await
+                            operations::cleanup_batch(c, cutoff, archive.as_ref()).await
                         })
                         .await?;
                     deleted += batch.deleted as u64;

@@ -1,5 +1,5 @@
 //! Handlers of export and import: one conversation's document, a page of documents
-//! (each read on one snapshot), an import in one transaction.
+//! (each read on one snapshot), a streamed export, an import in one transaction.
 
 use actix::prelude::*;
 
@@ -9,7 +9,7 @@ use crate::db::conversation_table;
 use crate::error::StoreError;
 use crate::model::now;
 use crate::store::requests::*;
-use crate::store::{StoreActor, import, operations, validate};
+use crate::store::{ExportStream, StoreActor, export, import, operations, validate};
 use crate::transfer::ExportDocument;
 
 impl Handler<ExportConversation> for StoreActor {
@@ -47,6 +47,23 @@ impl Handler<ExportPage> for StoreActor {
                 })
                 .await
             })
+        })
+    }
+}
+
+impl Handler<StreamExport> for StoreActor {
+    type Result = Answer<ExportStream>;
+
+    fn handle(&mut self, msg: StreamExport, _: &mut Self::Context) -> Self::Result {
+        let check = match msg.scope {
+            ExportScope::Conversation(id) => {
+                validate::conversation_id(id).map(ExportScope::Conversation)
+            }
+            ExportScope::All => Ok(ExportScope::All),
+        };
+        let (db, limits) = (self.db.clone(), self.export_limits());
+        checked(check, |scope| {
+            Box::pin(std::future::ready(Ok(export::start(db, scope, limits))))
         })
     }
 }

@@ -407,3 +407,115 @@ async fn bulk_import_checks_type_size_and_query() {
         .await
         .expect(StatusCode::OK);
 }
+
+/// A server whose documents may be 4 KiB (`limits.max_line_bytes`, in the store and the
+/// HTTP layer, as the daemon sets both from it), and JSON bodies 1 KiB.
+async fn small_limits() -> Server {
+    let db = crate::fixtures::db::TestDb::create(convstore::db::Backend::Sqlite)
+        .await
+        .expect("SQLite needs no server");
+    let store = db
+        .store_with(convstore::store::StoreSettings {
+            max_document_bytes: 4096,
+            ..Default::default()
+        })
+        .await;
+    let settings = ApiSettings {
+        max_body_bytes: 1024,
+        max_line_bytes: 4096,
+        ..ApiSettings::default()
+    };
+    Server::serve(store, Some(db), settings, None)
+}
+
+/// A conversation of `user_key` with `messages` messages of 100 bytes.
+async fn conversation_of(server: &Server, user_key: &str, messages: usize) -> i64 {
+    let id = server.conversation(user_key).await;
+    for i in 0..messages {
+        server
+            .post(
+                &format!("/v1/conversations/{id}/messages"),
+                &json!({"role": "user", "content": format!("{i:>100}")}),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+    }
+    id
+}
+
+#[actix_rt::test]
+async fn whatever_export_writes_import_reads_back() {
+    let source = small_limits().await;
+    // About 2.5 KiB: more than a JSON body, less than a document.
+    let medium = conversation_of(&source, "medium", 15).await;
+    let document = source
+        .get(&format!("/v1/conversations/{medium}/export"))
+        .await
+        .expect(StatusCode::OK);
+    assert!(
+        (1024..4096).contains(&document.body.len()),
+        "{}",
+        document.body.len()
+    );
+    let target = small_limits().await;
+    let imported = target
+        .post_raw("/v1/import", "application/json", document.body.clone())
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(imported.json()["message_count"], json!(15));
+    let lines = source.get("/admin/export").await.expect(StatusCode::OK);
+    let report = target
+        .post_raw("/admin/import?on_conflict=replace", NDJSON, lines.body)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(report["imported"], json!(1), "{report}");
+
+    // Larger than import reads: refused, by both exports, naming the limit.
+    let large = conversation_of(&source, "large", 40).await;
+    invalid(
+        &source
+            .get(&format!("/v1/conversations/{large}/export"))
+            .await,
+        "limits.max_line_bytes",
+    );
+    invalid(&source.get("/admin/export").await, "limits.max_line_bytes");
+    // After more than a chunk of other documents, the body ends early: a broken
+    // transfer, never a line that import would refuse.
+    for i in 0..40 {
+        conversation_of(&source, &format!("before-{i:02}"), 15).await;
+    }
+    source
+        .delete(&format!("/v1/conversations/{large}"))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    conversation_of(&source, "large-again", 40).await;
+    let answer = raw_get(&source, "/admin/export").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{}", &answer[..200]);
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+    );
+    assert!(
+        answer.contains("before-00"),
+        "the documents before it are sent"
+    );
+    assert!(
+        !answer.ends_with("0\r\n\r\n"),
+        "the chunked body has no end: the client sees a broken transfer"
+    );
+}
+
+/// The whole answer to `GET path`, as the bytes on the connection (read until the
+/// server closes it).
+async fn raw_get(server: &Server, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = server.base().trim_start_matches("http://");
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    connection.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    connection.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}

@@ -1,8 +1,8 @@
 //! Retention never loses data silently: with an archive folder set, a cleanup first
 //! writes every conversation it deletes to a dated NDJSON file, which imports back.
 
-use convstore::store::StoreSettings;
 use convstore::store::requests::*;
+use convstore::store::{EXPORT_PAGE_BYTES, StoreSettings};
 use convstore::transfer::ExportDocument;
 
 use crate::fixtures::db::TestDb;
@@ -13,6 +13,8 @@ backend_test!(cleanup_archives_what_it_deletes, async |db: &TestDb| {
     let store = db
         .store_with(StoreSettings {
             archive_dir: Some(archive.path().to_path_buf()),
+            // One message a page: each document is written in several.
+            max_content_bytes: EXPORT_PAGE_BYTES,
             ..Default::default()
         })
         .await;
@@ -52,7 +54,7 @@ backend_test!(cleanup_archives_what_it_deletes, async |db: &TestDb| {
         .collect();
     users.sort_unstable();
     assert_eq!(users, ["old-0", "old-1", "old-2"]);
-    for document in &archived {
+    for (document, line) in archived.iter().zip(text.lines()) {
         let original = before
             .iter()
             .find(|d| d.conversation.user_key == document.conversation.user_key)
@@ -60,6 +62,11 @@ backend_test!(cleanup_archives_what_it_deletes, async |db: &TestDb| {
         assert_eq!(
             document, original,
             "the archive holds the conversation as it was"
+        );
+        assert_eq!(
+            line,
+            serde_json::to_string(original).unwrap(),
+            "the export's bytes"
         );
     }
 

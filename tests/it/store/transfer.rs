@@ -1,10 +1,12 @@
-//! Export: the guide's document, paged export of everything, and a round trip into an
-//! empty second store.
+//! Export: the guide's document, paged export of everything, streamed exports (the same
+//! bytes, a page of messages at a time, refusing what import would not read back), and a
+//! round trip into an empty second store.
 
-use convstore::Role;
 use convstore::model::timestamp;
 use convstore::store::requests::*;
+use convstore::store::{EXPORT_PAGE_BYTES, StoreSettings};
 use convstore::transfer::{ExportDocument, FORMAT};
+use convstore::{Role, StoreError};
 use serde_json::{Value, json};
 
 use crate::fixtures::db::TestDb;
@@ -270,5 +272,112 @@ backend_test!(
         .await;
         assert!(!redelivered.created);
         drop(second);
+    }
+);
+
+/// Everything a streamed export answers: its bytes, and the error that ended it early.
+async fn streamed(store: &Store, scope: ExportScope) -> (Vec<u8>, Option<StoreError>) {
+    let mut export = ok(store, StreamExport { scope }).await;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = export.next_chunk().await {
+        match chunk {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(error) => return (bytes, Some(error)),
+        }
+    }
+    (bytes, None)
+}
+
+/// A store whose exports read `per_page` messages a page.
+async fn paging_store(db: &TestDb, per_page: usize, max_document_bytes: usize) -> Store {
+    db.store_with(StoreSettings {
+        max_content_bytes: EXPORT_PAGE_BYTES / per_page,
+        max_document_bytes,
+        ..Default::default()
+    })
+    .await
+}
+
+backend_test!(
+    a_streamed_export_is_the_document_byte_for_byte,
+    async |db: &TestDb| {
+        // Three messages a page: documents of 0, 3 (one full page), 5 and 7 messages.
+        let store = paging_store(db, 3, usize::MAX).await;
+        let rich = rich_conversation(&store, "rich").await;
+        let mut ids = vec![open_conversation(&store, "empty").await.id, rich];
+        for (user, turns) in [("three", 1), ("seven", 3)] {
+            let c = open_conversation(&store, user).await;
+            save_turns(&store, c.id, turns).await;
+            if turns == 1 {
+                save(&store, c.id, Role::System, "a third", 1).await;
+            } else {
+                save(&store, c.id, Role::User, "a seventh", 1).await;
+            }
+            ids.push(c.id);
+        }
+        let mut ndjson = Vec::new();
+        for id in ids {
+            let document = ok(
+                &store,
+                ExportConversation {
+                    conversation_id: id,
+                },
+            )
+            .await;
+            let expected = serde_json::to_vec(&document).unwrap();
+            let (bytes, error) = streamed(&store, ExportScope::Conversation(id)).await;
+            assert_eq!(error, None);
+            assert_eq!(
+                String::from_utf8(bytes).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "{} messages",
+                document.messages.len()
+            );
+        }
+        for document in export_all(&store).await {
+            serde_json::to_writer(&mut ndjson, &document).unwrap();
+            ndjson.push(b'\n');
+        }
+        let (bytes, error) = streamed(&store, ExportScope::All).await;
+        assert_eq!(error, None);
+        assert_eq!(String::from_utf8(bytes), String::from_utf8(ndjson));
+
+        let (bytes, error) = streamed(&store, ExportScope::Conversation(rich + 100)).await;
+        assert!(bytes.is_empty());
+        assert_not_found(error.map_or(Ok(()), Err));
+        rejects(
+            &store,
+            "conversation_id",
+            StreamExport {
+                scope: ExportScope::Conversation(0),
+            },
+        )
+        .await;
+    }
+);
+
+backend_test!(
+    a_document_larger_than_import_reads_is_refused,
+    async |db: &TestDb| {
+        let store = paging_store(db, 2, 2_000).await;
+        let small = open_conversation(&store, "small").await;
+        save_turns(&store, small.id, 2).await;
+        let large = open_conversation(&store, "large").await;
+        for i in 0..30 {
+            save(&store, large.id, Role::User, &format!("message {i:>60}"), 1).await;
+        }
+        let (bytes, error) = streamed(&store, ExportScope::Conversation(small.id)).await;
+        assert_eq!(error, None);
+        assert!(bytes.len() <= 2_000);
+
+        let (bytes, error) = streamed(&store, ExportScope::Conversation(large.id)).await;
+        assert!(
+            bytes.len() <= 2_000,
+            "no byte past the limit: {}",
+            bytes.len()
+        );
+        assert_invalid(error.map_or(Ok(()), Err), "limits.max_line_bytes");
+        let (_, error) = streamed(&store, ExportScope::All).await;
+        assert_invalid(error.map_or(Ok(()), Err), "limits.max_line_bytes");
     }
 );
