@@ -168,6 +168,24 @@ impl Db {
         }
     }
 
+    /// Runs `op`, which only reads, on the calling thread, blocking it (see
+    /// [`crate::store::DirectReads`]). SQLite only, whose connections are blocking ones;
+    /// the server backends' connections belong to the runtime that opened them.
+    pub(crate) fn read_here<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
+    {
+        self.readiness.check()?;
+        match &*self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => pool.read_here(op),
+            #[allow(unreachable_patterns)]
+            _ => Err(StoreError::Internal(
+                "reads on the calling thread need SQLite".into(),
+            )),
+        }
+    }
+
     /// Runs `op` inside one transaction (see [`DbConn::transaction`]), which ends with
     /// writing what `op` changed in the store-wide counters (its ledger).
     pub(crate) async fn write_tx<T, F>(&self, op: F) -> Result<T, StoreError>

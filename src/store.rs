@@ -12,6 +12,7 @@ mod handlers;
 mod history;
 pub mod import;
 mod operations;
+mod reads;
 pub mod requests;
 pub mod validate;
 mod writes;
@@ -26,6 +27,8 @@ use crate::error::StoreError;
 pub use checked::{CheckedCheckpoint, CheckedMessage};
 pub use export::{EXPORT_PAGE_BYTES, ExportStream};
 pub use history::{MAX_WINDOW_BYTES, MAX_WINDOW_MESSAGES};
+pub use reads::DirectReads;
+use reads::ReadRequest;
 use writes::{WriteQueue, WriteRequest, WriteResult};
 
 /// Messages that may wait in the store's mailbox before senders are held back. Saves
@@ -100,6 +103,17 @@ impl StoreActor {
     ) -> Result<Addr<StoreActor>, StoreError> {
         let db = Db::open(db).await?;
         Ok(StoreActor::new(db, settings).start())
+    }
+
+    /// Opens the database like [`StoreActor::open`], and also answers the reads a caller
+    /// in this process may run on its own thread (on SQLite; `None` on the servers).
+    pub async fn open_in_process(
+        db: DbSettings,
+        settings: StoreSettings,
+    ) -> Result<(Addr<StoreActor>, Option<DirectReads>), StoreError> {
+        let db = Db::open(db).await?;
+        let reads = DirectReads::of(&db, &settings);
+        Ok((StoreActor::new(db, settings).start(), reads))
     }
 
     /// Opens the database like [`StoreActor::open`], but a server that cannot be reached

@@ -1,9 +1,9 @@
 //! `convstore._native`: the convstore store embedded in a Python process.
 //!
 //! [`engine::Engine`] runs the library's `StoreActor` on an actix system of its own thread and
-//! answers each operation of the store with the contract's JSON text (the HTTP API's
-//! bodies), which the Python package reads into its dataclasses; a failure is raised as
-//! the package's exception for it (`convstore.errors`). Every call releases the GIL
+//! answers each operation of the store with the package's records (the dataclasses of
+//! `convstore.model`, built from the native values by [`records`]); a failure is raised
+//! as the package's exception for it (`convstore.errors`). Every call releases the GIL
 //! while it waits, so saves from many Python threads meet in one group commit.
 //!
 //! [`http::HttpTransport`] carries the remote client's requests to a daemon over a
@@ -12,6 +12,7 @@
 mod engine;
 mod errors;
 mod http;
+mod records;
 mod runtime;
 
 use pyo3::prelude::*;

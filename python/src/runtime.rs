@@ -8,11 +8,15 @@ use std::time::Duration;
 
 use actix::{Addr, System};
 use convstore::config::Config;
+use convstore::store::DirectReads;
 use convstore::store::requests::Shutdown;
 use convstore::{StoreActor, StoreError};
 
 /// How often a stopping store is asked whether its last writes are committed.
 const STOP_POLL: Duration = Duration::from_millis(2);
+
+/// An open store: its actor, and its direct reads where the backend has them.
+pub type Store = (Addr<StoreActor>, Option<DirectReads>);
 
 /// The store's thread and its actor system.
 pub struct StoreThread {
@@ -21,8 +25,9 @@ pub struct StoreThread {
 }
 
 impl StoreThread {
-    /// Opens the store `config` describes (migrating its database) on a new thread.
-    pub fn start(config: &Config) -> Result<(Addr<StoreActor>, StoreThread), StoreError> {
+    /// Opens the store `config` describes (migrating its database) on a new thread: its
+    /// actor, the reads this process may run on its own threads (SQLite), and the thread.
+    pub fn start(config: &Config) -> Result<(Store, StoreThread), StoreError> {
         let db = config
             .db_settings()
             .map_err(|error| config_error(error.to_string()))?;
@@ -32,16 +37,16 @@ impl StoreThread {
             .name("convstore-store".into())
             .spawn(move || {
                 let system = System::new();
-                let store = system.block_on(StoreActor::open(db, settings));
+                let store = system.block_on(StoreActor::open_in_process(db, settings));
                 let failed = store.is_err();
-                let _ = opened.send(store.map(|addr| (addr, System::current())));
+                let _ = opened.send(store.map(|store| (store, System::current())));
                 if !failed {
                     system.run().ok();
                 }
             })
             .map_err(|error| StoreError::Internal(format!("cannot start the store: {error}")))?;
         match answer.recv() {
-            Ok(Ok((addr, system))) => Ok((addr, StoreThread { system, thread })),
+            Ok(Ok((store, system))) => Ok((store, StoreThread { system, thread })),
             Ok(Err(error)) => {
                 let _ = thread.join();
                 Err(error)

@@ -145,6 +145,17 @@ impl SqlitePool {
         futures_executor::block_on(op(&mut DbConn::new(Link::Sqlite(conn))))
     }
 
+    /// Runs `op` with a reader on the calling thread (blocking it), once one of the
+    /// reader slots is free.
+    pub fn read_here<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
+    {
+        let _slot = futures_executor::block_on(self.reader_slots.acquire())
+            .map_err(|e| StoreError::Internal(format!("reader slots closed: {e}")))?;
+        self.read_blocking(op)
+    }
+
     fn read_blocking<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,

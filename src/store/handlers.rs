@@ -12,7 +12,7 @@ use actix::prelude::*;
 
 use chrono::NaiveDateTime;
 
-use super::{StoreActor, operations, validate};
+use super::{ReadRequest, StoreActor, operations, validate};
 use crate::db::conn::{Access, DbConn};
 use crate::error::StoreError;
 use crate::model::{Conversation, now};
@@ -40,6 +40,12 @@ impl StoreActor {
         T: Send + 'static,
     {
         self.run(Access::Read, op)
+    }
+
+    /// Answers a request that only reads: the error of its check, or its query run on a
+    /// reader connection.
+    fn answer_read<R: ReadRequest>(&self, request: R) -> Answer<R::Output> {
+        checked(request.query(&self.settings), |query| self.read(query))
     }
 
     /// Runs `op` on the writer connection (a transaction, if it needs one, is its own).

@@ -4,6 +4,7 @@ mod archive;
 mod bot_loop;
 mod concurrency;
 mod conversations;
+mod direct_reads;
 mod disk_full;
 mod editing;
 mod history;

@@ -8,8 +8,9 @@ use crate::db::conn::{Access, DbConn};
 use crate::db::conversation_table;
 use crate::error::StoreError;
 use crate::model::{BudgetStatus, Conversation, now};
+use crate::store::reads::{Query, ReadRequest};
 use crate::store::requests::*;
-use crate::store::{StoreActor, cursor, editing, operations, validate};
+use crate::store::{StoreActor, StoreSettings, cursor, editing, operations, validate};
 
 impl Handler<GetOrCreate> for StoreActor {
     type Result = Answer<Obtained>;
@@ -79,12 +80,31 @@ impl Handler<GetOrCreate> for StoreActor {
     }
 }
 
+impl ReadRequest for GetConversation {
+    type Output = Conversation;
+
+    fn query(self, _: &StoreSettings) -> Result<impl Query<Self::Output>, StoreError> {
+        let id = validate::conversation_id(self.conversation_id)?;
+        Ok(async move |c: &mut DbConn<'_>| operations::conversation(c, id).await)
+    }
+}
+
 impl Handler<GetConversation> for StoreActor {
     type Result = Answer<Conversation>;
 
     fn handle(&mut self, msg: GetConversation, _: &mut Self::Context) -> Self::Result {
-        checked(validate::conversation_id(msg.conversation_id), |id| {
-            self.read(async move |c: &mut DbConn<'_>| operations::conversation(c, id).await)
+        self.answer_read(msg)
+    }
+}
+
+impl ReadRequest for GetConversationByUser {
+    type Output = Option<Conversation>;
+
+    fn query(self, _: &StoreSettings) -> Result<impl Query<Self::Output>, StoreError> {
+        validate::user_key(&self.user_key)?;
+        Ok(async move |c: &mut DbConn<'_>| {
+            let row = conversation_table::find_by_user(c, &self.user_key).await?;
+            Ok(row.map(Conversation::from))
         })
     }
 }
@@ -93,12 +113,7 @@ impl Handler<GetConversationByUser> for StoreActor {
     type Result = Answer<Option<Conversation>>;
 
     fn handle(&mut self, msg: GetConversationByUser, _: &mut Self::Context) -> Self::Result {
-        checked(validate::user_key(&msg.user_key).map(drop), |()| {
-            self.read(async move |c: &mut DbConn<'_>| {
-                let row = conversation_table::find_by_user(c, &msg.user_key).await?;
-                Ok(row.map(Conversation::from))
-            })
-        })
+        self.answer_read(msg)
     }
 }
 
@@ -190,15 +205,22 @@ impl Handler<SetActivePersona> for StoreActor {
     }
 }
 
+impl ReadRequest for GetActivePersona {
+    type Output = Option<String>;
+
+    fn query(self, _: &StoreSettings) -> Result<impl Query<Self::Output>, StoreError> {
+        let id = validate::conversation_id(self.conversation_id)?;
+        Ok(async move |c: &mut DbConn<'_>| {
+            Ok(operations::conversation(c, id).await?.active_persona_id)
+        })
+    }
+}
+
 impl Handler<GetActivePersona> for StoreActor {
     type Result = Answer<Option<String>>;
 
     fn handle(&mut self, msg: GetActivePersona, _: &mut Self::Context) -> Self::Result {
-        checked(validate::conversation_id(msg.conversation_id), |id| {
-            self.read(async move |c: &mut DbConn<'_>| {
-                Ok(operations::conversation(c, id).await?.active_persona_id)
-            })
-        })
+        self.answer_read(msg)
     }
 }
 

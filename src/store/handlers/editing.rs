@@ -6,9 +6,11 @@ use actix::prelude::*;
 
 use super::{Answer, checked};
 use crate::db::conn::DbConn;
+use crate::error::StoreError;
 use crate::model::{Conversation, now};
+use crate::store::reads::{Query, ReadRequest};
 use crate::store::requests::*;
-use crate::store::{StoreActor, context, editing, validate};
+use crate::store::{StoreActor, StoreSettings, context, editing, validate};
 
 impl Handler<Truncate> for StoreActor {
     type Result = Answer<Truncated>;
@@ -77,30 +79,32 @@ impl Handler<ForkConversation> for StoreActor {
     }
 }
 
+impl ReadRequest for LoadContext {
+    type Output = TurnContext;
+
+    fn query(self, settings: &StoreSettings) -> Result<impl Query<Self::Output>, StoreError> {
+        let default_turns = settings.max_history_turns;
+        let id = validate::conversation_id(self.conversation_id)?;
+        let budget = ContextBudget {
+            max_tokens: validate::optional_range(
+                "max_tokens",
+                self.budget.max_tokens,
+                validate::MAX_TOKENS_WINDOW,
+            )?,
+            max_turns: validate::optional_range(
+                "max_turns",
+                self.budget.max_turns,
+                validate::MAX_TURNS,
+            )?,
+        };
+        Ok(async move |c: &mut DbConn<'_>| context::load(c, id, budget, default_turns).await)
+    }
+}
+
 impl Handler<LoadContext> for StoreActor {
     type Result = Answer<TurnContext>;
 
     fn handle(&mut self, msg: LoadContext, _: &mut Self::Context) -> Self::Result {
-        let default_turns = self.settings.max_history_turns;
-        let check = validate::conversation_id(msg.conversation_id).and_then(|id| {
-            let budget = ContextBudget {
-                max_tokens: validate::optional_range(
-                    "max_tokens",
-                    msg.budget.max_tokens,
-                    validate::MAX_TOKENS_WINDOW,
-                )?,
-                max_turns: validate::optional_range(
-                    "max_turns",
-                    msg.budget.max_turns,
-                    validate::MAX_TURNS,
-                )?,
-            };
-            Ok((id, budget))
-        });
-        checked(check, |(id, budget)| {
-            self.read(async move |c: &mut DbConn<'_>| {
-                context::load(c, id, budget, default_turns).await
-            })
-        })
+        self.answer_read(msg)
     }
 }

@@ -8,9 +8,10 @@ use crate::db::conn::DbConn;
 use crate::error::StoreError;
 use crate::model::{StoredMessage, now};
 use crate::store::checked::CheckedMessage;
+use crate::store::reads::{Query, ReadRequest};
 use crate::store::requests::*;
 use crate::store::writes::WriteRequest;
-use crate::store::{StoreActor, history, operations, validate};
+use crate::store::{StoreActor, StoreSettings, history, operations, validate};
 
 impl StoreActor {
     /// The save of `messages` into `conversation_id`, checked and stamped with the time
@@ -75,19 +76,24 @@ impl Handler<SaveMessages> for StoreActor {
     }
 }
 
+impl ReadRequest for LoadHistory {
+    type Output = Vec<StoredMessage>;
+
+    fn query(self, settings: &StoreSettings) -> Result<impl Query<Self::Output>, StoreError> {
+        let id = validate::conversation_id(self.conversation_id)?;
+        let window = validate::history_window(self.window, settings.max_history_turns)?;
+        Ok(async move |c: &mut DbConn<'_>| {
+            operations::conversation(c, id).await?;
+            history::load(c, id, window).await
+        })
+    }
+}
+
 impl Handler<LoadHistory> for StoreActor {
     type Result = Answer<Vec<StoredMessage>>;
 
     fn handle(&mut self, msg: LoadHistory, _: &mut Self::Context) -> Self::Result {
-        let default_turns = self.settings.max_history_turns;
-        let check = validate::conversation_id(msg.conversation_id)
-            .and_then(|id| Ok((id, validate::history_window(msg.window, default_turns)?)));
-        checked(check, |(id, window)| {
-            self.read(async move |c: &mut DbConn<'_>| {
-                operations::conversation(c, id).await?;
-                history::load(c, id, window).await
-            })
-        })
+        self.answer_read(msg)
     }
 }
 
