@@ -29,6 +29,8 @@ use tracing::info;
 
 use crate::error::StoreError;
 use conn::{Access, DbConn, Link};
+#[cfg(feature = "mysql")]
+pub use dialect::returns_inserted_ids;
 use readiness::Readiness;
 pub use settings::{DbSettings, SqliteSynchronous};
 pub(crate) use target::redact;
@@ -53,9 +55,14 @@ enum Pool {
     /// The pool, and the URL its migrations connect to.
     #[cfg(feature = "postgres")]
     Postgres(ServerPool<AsyncPgConnection>, String),
-    /// The same for MySQL.
+    /// The same for MySQL, and whether the server answers `INSERT ... RETURNING`
+    /// (learned from the first connection used).
     #[cfg(feature = "mysql")]
-    Mysql(ServerPool<AsyncMysqlConnection>, String),
+    Mysql(
+        ServerPool<AsyncMysqlConnection>,
+        String,
+        tokio::sync::OnceCell<bool>,
+    ),
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -161,9 +168,14 @@ impl Db {
                 op(&mut DbConn::new(Link::Postgres(&mut conn))).await
             }
             #[cfg(feature = "mysql")]
-            Pool::Mysql(pool, _) => {
+            Pool::Mysql(pool, _, returning) => {
                 let mut conn = pool.get().await.map_err(pool_error)?;
-                op(&mut DbConn::new(Link::Mysql(&mut conn))).await
+                let returns_ids = *returning
+                    .get_or_try_init(|| server::returns_inserted_ids(&mut conn))
+                    .await?;
+                let mut conn = DbConn::new(Link::Mysql(&mut conn));
+                conn.returns_inserted_ids = returns_ids;
+                op(&mut conn).await
             }
         }
     }
@@ -227,6 +239,7 @@ impl Pool {
             DbTarget::Mysql(url) => Ok(Pool::Mysql(
                 server::pool(url, settings, setup(Backend::Mysql), instrument)?,
                 url.clone(),
+                tokio::sync::OnceCell::new(),
             )),
         }
     }
@@ -247,7 +260,7 @@ impl Pool {
             #[cfg(feature = "postgres")]
             Pool::Postgres(_, url) => server::migrate::<AsyncPgConnection>(url.clone()).await,
             #[cfg(feature = "mysql")]
-            Pool::Mysql(_, url) => server::migrate::<AsyncMysqlConnection>(url.clone()).await,
+            Pool::Mysql(_, url, _) => server::migrate::<AsyncMysqlConnection>(url.clone()).await,
         }
     }
 }

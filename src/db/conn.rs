@@ -106,6 +106,9 @@ pub struct DbConn<'a> {
     pub link: Link<'a>,
     /// The counter changes of the running transaction, not yet written.
     pub ledger: Ledger,
+    /// Whether one multi-row INSERT can answer every new id (`INSERT ... RETURNING`):
+    /// on MySQL-family servers only MariaDB from 10.5 on (see `Db`); unused elsewhere.
+    pub returns_inserted_ids: bool,
 }
 
 impl<'a> DbConn<'a> {
@@ -114,6 +117,7 @@ impl<'a> DbConn<'a> {
         DbConn {
             link,
             ledger: Ledger::default(),
+            returns_inserted_ids: false,
         }
     }
 }

@@ -196,24 +196,23 @@ pub async fn set_identity(
     }
 }
 
+/// `total_tokens + added`.
+type TokensAdded = diesel::dsl::Add<total_tokens, diesel::dsl::AsExprOf<i64, BigInt>>;
+
 /// `total_tokens + added`, stopping at 2^53 - 1.
-type TokensPlus = diesel::expression::SqlLiteral<
-    BigInt,
-    diesel::expression::UncheckedBind<
-        diesel::expression::SqlLiteral<BigInt>,
-        <i64 as diesel::expression::AsExpression<BigInt>>::Expression,
-    >,
+type TokensPlus = diesel::dsl::Otherwise<
+    diesel::dsl::case_when<diesel::dsl::Gt<TokensAdded, i64>, i64, BigInt>,
+    TokensAdded,
 >;
 
-fn tokens_plus(backend: Backend, added: i64) -> TokensPlus {
-    let (before, after) = dialect::capped_add(backend, "total_tokens");
-    diesel::dsl::sql::<BigInt>(&before)
-        .bind::<BigInt, _>(added)
-        .sql(&after)
+/// `total_tokens + added`, stopping at 2^53 - 1, in the same SQL on every backend and
+/// without a literal, so that SQLite keeps the statement prepared.
+fn tokens_plus(added: i64) -> TokensPlus {
+    let sum: TokensAdded = total_tokens + added.into_sql::<BigInt>();
+    diesel::dsl::case_when::<_, _, BigInt>(sum.gt(MAX_EXACT_INTEGER), MAX_EXACT_INTEGER)
+        .otherwise(sum)
 }
 
-/// Adds usage not tied to a message to a conversation's tokens (stopping at 2^53 - 1)
-/// and records the activity.
 /// Adds usage not tied to a message to a conversation's tokens (stopping at 2^53 - 1)
 /// and records the activity; the rows touched (0: no such conversation).
 pub async fn add_usage(
@@ -235,7 +234,7 @@ pub async fn add_usage(
         ..CounterDelta::default()
     };
     record_added(conn, &[delta]);
-    let new_tokens = tokens_plus(conn.backend(), tokens);
+    let new_tokens = tokens_plus(tokens);
     with_conn!(conn, |c| diesel::update(conversations.find(id_))
         .set((
             total_tokens.eq(new_tokens),
@@ -249,7 +248,7 @@ pub async fn add_usage(
 /// Adds one batch's saved messages to a conversation's counters (tokens stopping at
 /// 2^53 - 1) and records the activity.
 async fn add_messages(conn: &mut DbConn<'_>, delta: &CounterDelta) -> QueryResult<usize> {
-    let new_tokens = tokens_plus(conn.backend(), delta.tokens);
+    let new_tokens = tokens_plus(delta.tokens);
     with_conn!(conn, |c| diesel::update(conversations.find(delta.id))
         .set((
             message_count.eq(message_count + delta.messages),

@@ -47,25 +47,11 @@ pub fn sum_bigint(backend: Backend, column: &str) -> SqlLiteral<BigInt> {
 
 /// `expression` (SQL text), but at most [`MAX_EXACT_INTEGER`]: how counters grow.
 pub fn capped(backend: Backend, expression: &str) -> String {
-    let (before, after) = capped_around(backend, expression);
-    format!("{before}{after}")
-}
-
-/// The SQL text before and after a bound amount that makes `column + amount` stop at
-/// [`MAX_EXACT_INTEGER`] (`MIN(total_tokens + `, `, 9007199254740991)` on SQLite).
-pub fn capped_add(backend: Backend, column: &str) -> (String, String) {
-    capped_around(backend, &format!("{column} + "))
-}
-
-fn capped_around(backend: Backend, expression: &str) -> (String, String) {
     let least = match backend {
         Backend::Sqlite => "MIN",
         Backend::Postgres | Backend::Mysql => "LEAST",
     };
-    (
-        format!("{least}({expression}"),
-        format!(", {MAX_EXACT_INTEGER})"),
-    )
+    format!("{least}({expression}, {MAX_EXACT_INTEGER})")
 }
 
 /// The statements each new server connection runs first: row-lock waits bounded by
@@ -83,6 +69,22 @@ pub fn session_setup(backend: Backend, lock_timeout: std::time::Duration) -> Str
         }
         Backend::Sqlite => String::new(),
     }
+}
+
+/// Whether a MySQL-family server of this `VERSION()` answers `INSERT ... RETURNING`:
+/// MariaDB from 10.5 on does; MySQL does not. Anything else reads as "no" (each row is
+/// then inserted alone, which is always correct).
+#[cfg(feature = "mysql")]
+pub fn returns_inserted_ids(version: &str) -> bool {
+    if !version.contains("MariaDB") {
+        return false;
+    }
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (10, 5)
 }
 
 /// The id MySQL gave the last row inserted on this connection (it has no RETURNING).
@@ -192,5 +194,20 @@ pub fn database_names(backend: Backend) -> Option<&'static str> {
             "SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?",
         ),
         Backend::Sqlite => None,
+    }
+}
+
+#[cfg(all(test, feature = "mysql"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_mariadb_from_10_5_returns_inserted_ids() {
+        assert!(returns_inserted_ids("10.11.19-MariaDB-0+deb12u1"));
+        assert!(returns_inserted_ids("10.5.0-MariaDB"));
+        assert!(returns_inserted_ids("11.4.2-MariaDB-log"));
+        assert!(!returns_inserted_ids("10.4.34-MariaDB"));
+        assert!(!returns_inserted_ids("8.0.36"));
+        assert!(!returns_inserted_ids("8.4.0-log"));
     }
 }

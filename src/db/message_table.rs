@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::result::QueryResult;
 use diesel_async::RunQueryDsl;
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use super::conn::Link;
 use super::conn::{DbConn, insert_returning_id, with_conn};
 use super::dialect;
@@ -20,33 +20,66 @@ pub async fn insert(conn: &mut DbConn<'_>, row: &NewMessageRow<'_>) -> QueryResu
     insert_returning_id!(conn, diesel::insert_into(messages).values(row), id)
 }
 
-/// Inserts messages and returns their ids, in the order of `rows`. PostgreSQL takes
-/// them in multi-row INSERTs (one round trip per chunk); SQLite, in process, and MySQL,
-/// whose multi-row inserts do not report every id, one statement per row.
+/// Inserts messages and returns their ids, in the order of `rows`. PostgreSQL and
+/// MariaDB take them in multi-row INSERTs that return the ids (one round trip per
+/// chunk); SQLite, in process, one prepared statement per row, and MySQL, whose
+/// multi-row inserts do not report every id, one INSERT and `LAST_INSERT_ID()` per row.
 pub async fn insert_returning_ids(
     conn: &mut DbConn<'_>,
     rows: &[NewMessageRow<'_>],
 ) -> QueryResult<Vec<i64>> {
-    #[cfg(feature = "postgres")]
-    if let Link::Postgres(c) = &mut conn.link {
-        let mut all = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut ids: Vec<i64> = diesel::insert_into(messages)
-                .values(chunk)
-                .returning(id)
-                .get_results(&mut **c)
-                .await?;
-            // One INSERT draws its ids from the sequence row by row, in VALUES order.
-            ids.sort_unstable();
-            all.extend(ids);
+    let returning = conn.returns_inserted_ids;
+    let mut all = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let insert = diesel::insert_into(messages).values(chunk);
+        let mut ids: Vec<i64> = match &mut conn.link {
+            #[cfg(feature = "postgres")]
+            Link::Postgres(c) => insert.returning(id).get_results(&mut **c).await?,
+            #[cfg(feature = "mysql")]
+            Link::Mysql(c) if returning => ReturningIds(insert).load(&mut **c).await?,
+            _ => {
+                for row in chunk {
+                    all.push(self::insert(conn, row).await?);
+                }
+                continue;
+            }
+        };
+        // One INSERT draws its ids row by row, in VALUES order.
+        ids.sort_unstable();
+        if ids.len() != chunk.len() {
+            return Err(diesel::result::Error::DeserializationError(
+                format!("{} rows inserted, {} ids returned", chunk.len(), ids.len()).into(),
+            ));
         }
-        return Ok(all);
+        all.extend(ids);
     }
-    let mut ids = Vec::with_capacity(rows.len());
-    for row in rows {
-        ids.push(insert(conn, row).await?);
+    Ok(all)
+}
+
+/// `INSERT ... RETURNING id` for MariaDB, which diesel's MySQL backend does not write:
+/// the wrapped INSERT, then the clause.
+#[cfg(feature = "mysql")]
+#[derive(diesel::query_builder::QueryId)]
+struct ReturningIds<I>(I);
+
+#[cfg(feature = "mysql")]
+impl<I> diesel::query_builder::QueryFragment<diesel::mysql::Mysql> for ReturningIds<I>
+where
+    I: diesel::query_builder::QueryFragment<diesel::mysql::Mysql>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::mysql::Mysql>,
+    ) -> QueryResult<()> {
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(" RETURNING id");
+        Ok(())
     }
-    Ok(ids)
+}
+
+#[cfg(feature = "mysql")]
+impl<I> diesel::query_builder::Query for ReturningIds<I> {
+    type SqlType = diesel::sql_types::BigInt;
 }
 
 /// Inserts many messages whose ids are not needed. The server backends take them in

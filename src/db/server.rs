@@ -75,6 +75,19 @@ where
         .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))
 }
 
+/// Whether the MySQL-family server behind `conn` answers `INSERT ... RETURNING` (by its
+/// `VERSION()`, see `dialect::returns_inserted_ids`).
+#[cfg(feature = "mysql")]
+pub async fn returns_inserted_ids(
+    conn: &mut diesel_async::AsyncMysqlConnection,
+) -> Result<bool, StoreError> {
+    use diesel_async::RunQueryDsl;
+    let version: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("VERSION()"))
+        .get_result(conn)
+        .await?;
+    Ok(super::dialect::returns_inserted_ids(&version))
+}
+
 /// Applies pending migrations to the database `url` names, on a fresh connection, on a
 /// blocking thread (the migration harness is synchronous), holding the migration lock
 /// so that concurrent migrations run one after the other. Returns how many ran.

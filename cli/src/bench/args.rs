@@ -19,6 +19,12 @@ pub struct BenchArgs {
     /// Concurrent senders for `save_rate_conc`.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Stores the concurrent saves spread over, each with its own connection pool and
+    /// group commit on the same database, as that many daemons would (the senders
+    /// taking turns): with 2 or more, `save_rate_conc` shows whether writers of several
+    /// processes wait for each other.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub stores: u32,
     /// Messages of the long conversation read by the `load_history_long_*` figures.
     #[arg(long, default_value_t = 20_000)]
     pub long_messages: usize,

@@ -144,8 +144,14 @@ async fn measure(
         .await?;
     report.http_reads_conc_ratio = report.http_history_reads_s_conc / report.history_reads_s_conc;
 
-    report.save_rate_conc =
-        workload::concurrent_saves(store, &ids, concurrency, args.messages, &text).await?;
+    report.save_rate_conc = workload::concurrent_saves(
+        std::slice::from_ref(store),
+        &ids,
+        concurrency,
+        args.messages,
+        &text,
+    )
+    .await?;
     let (http, these, messages) = (daemon, ids, args.messages);
     report.http_save_rate_conc = on_client_thread(move || async move {
         http.concurrent_saves(&these, concurrency, messages, &bodies)

@@ -112,9 +112,9 @@ pub async fn sequential_saves(
 }
 
 /// `messages` saves to each of `ids` by `senders` concurrent senders, each owning every
-/// `senders`-th conversation; answers saves/s.
+/// `senders`-th conversation and sending to one of `stores` (in turn); answers saves/s.
 pub async fn concurrent_saves(
-    store: &Addr<StoreActor>,
+    stores: &[Addr<StoreActor>],
     ids: &[i64],
     senders: usize,
     messages: usize,
@@ -122,7 +122,8 @@ pub async fn concurrent_saves(
 ) -> BenchResult<f64> {
     let owned = split(ids, senders);
     let started = Instant::now();
-    let senders = owned.iter().map(|mine| async move {
+    let senders = owned.iter().enumerate().map(|(sender, mine)| async move {
+        let store = &stores[sender % stores.len()];
         for &id in mine {
             for i in 0..messages {
                 save(store, id, message(i, text)).await?;
@@ -186,8 +187,8 @@ pub async fn run(config: &Config, args: &BenchArgs, dir: &RunDir) -> BenchResult
     let mut report = BenchReport {
         backend: db.backend().name().into(),
         workload: format!(
-            "{} conversations x {} messages",
-            args.conversations, args.messages
+            "{} conversations x {} messages, concurrent saves through {} store(s)",
+            args.conversations, args.messages, args.stores
         ),
         ..Default::default()
     };
@@ -199,9 +200,18 @@ pub async fn run(config: &Config, args: &BenchArgs, dir: &RunDir) -> BenchResult
     let latencies = sequential_saves(&store, &ids, sequential, &text).await?;
     report.save_rate_seq = rate_of(&latencies);
 
-    // Many senders, each owning every `concurrency`-th conversation.
+    // Many senders, each owning every `concurrency`-th conversation, spread over
+    // `stores` stores of their own pools on the same database.
+    let mut stores = vec![store.clone()];
+    for _ in 1..args.stores {
+        let other = Db::open(main.settings.clone()).await?;
+        stores.push(actix::Actor::start(StoreActor::new(
+            other,
+            config.store_settings(),
+        )));
+    }
     report.save_rate_conc =
-        concurrent_saves(&store, &ids, args.concurrency, args.messages, &text).await?;
+        concurrent_saves(&stores, &ids, args.concurrency, args.messages, &text).await?;
 
     // History reads.
     let mut short = sequential_reads(&store, &ids, args.reads).await?;

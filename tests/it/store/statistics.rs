@@ -31,14 +31,7 @@ async fn messages(store: &Store, id: i64, tokens: &[i64]) {
         .iter()
         .map(|t| NewMessage::new(Role::User, "m").tokens(*t))
         .collect();
-    ok(
-        store,
-        SaveMessages {
-            conversation_id: id,
-            messages,
-        },
-    )
-    .await;
+    save_all(store, id, messages).await;
 }
 
 backend_test!(the_totals_follow_every_write, async |db: &TestDb| {
