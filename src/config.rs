@@ -89,6 +89,13 @@ pub struct DatabaseConfig {
     /// How long to wait for a lock (the SQLite file, a row on PostgreSQL/MySQL) or a
     /// connection, in milliseconds.
     pub busy_timeout_ms: u64,
+    /// PostgreSQL/MySQL: how long opening a connection (connect, log in, set up the
+    /// session) may take, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// PostgreSQL/MySQL: how long the database work of one call may take before it
+    /// answers 503 and its connection is dropped (a server that accepted the connection
+    /// and stopped answering), in milliseconds. The backend's maintenance is exempt.
+    pub query_timeout_ms: u64,
     /// SQLite `synchronous`: `full` (durable, default), `normal`, `off` or `extra`.
     pub sqlite_synchronous: SqliteSynchronous,
 }
@@ -175,6 +182,8 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             pool_size: 8,
             busy_timeout_ms: 5_000,
+            connect_timeout_ms: 5_000,
+            query_timeout_ms: 30_000,
             sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
@@ -279,6 +288,14 @@ impl Config {
             (
                 "database.busy_timeout_ms",
                 self.database.busy_timeout_ms as usize,
+            ),
+            (
+                "database.connect_timeout_ms",
+                self.database.connect_timeout_ms as usize,
+            ),
+            (
+                "database.query_timeout_ms",
+                self.database.query_timeout_ms as usize,
             ),
             ("limits.max_content_bytes", self.limits.max_content_bytes),
             ("limits.max_body_bytes", self.limits.max_body_bytes),

@@ -23,6 +23,7 @@ mod target;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use tracing::info;
@@ -47,22 +48,32 @@ pub struct Db {
     pool: Arc<Pool>,
     counts: Arc<Counts>,
     readiness: Arc<Readiness>,
+    /// How long one operation may take on a server backend; `None`: no bound.
+    query_timeout: Option<Duration>,
 }
 
 enum Pool {
     #[cfg(feature = "sqlite")]
     Sqlite(Arc<sqlite::SqlitePool>),
-    /// The pool, and the URL its migrations connect to.
+    /// The pool, and where its migrations connect to.
     #[cfg(feature = "postgres")]
-    Postgres(ServerPool<AsyncPgConnection>, String),
+    Postgres(ServerPool<AsyncPgConnection>, MigrationTarget),
     /// The same for MySQL, and whether the server answers `INSERT ... RETURNING`
     /// (learned from the first connection used).
     #[cfg(feature = "mysql")]
     Mysql(
         ServerPool<AsyncMysqlConnection>,
-        String,
+        MigrationTarget,
         tokio::sync::OnceCell<bool>,
     ),
+}
+
+/// Where the migrations of a server backend connect to, and how long that may take.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[derive(Clone)]
+struct MigrationTarget {
+    url: String,
+    connect_timeout: Duration,
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -109,6 +120,7 @@ impl Db {
             pool: Arc::new(Pool::open(settings, counts.clone())?),
             counts,
             readiness: Arc::new(Readiness::migrated()),
+            query_timeout: Some(settings.query_timeout),
         })
     }
 
@@ -143,8 +155,20 @@ impl Db {
         self.counts.transactions.load(Ordering::Relaxed)
     }
 
+    /// This database without the bound on one operation's time, for the backend's
+    /// maintenance (a VACUUM of a large database takes as long as it takes).
+    pub(crate) fn without_query_timeout(&self) -> Db {
+        Db {
+            query_timeout: None,
+            ..self.clone()
+        }
+    }
+
     /// Runs `op` with a connection. On SQLite the whole operation runs on one blocking
-    /// thread, so a batch of statements costs one thread hop, not one per statement.
+    /// thread, so a batch of statements costs one thread hop, not one per statement. On
+    /// PostgreSQL and MySQL an operation that takes longer than the query timeout (a
+    /// server that stopped answering) is abandoned with `Unavailable`, and its
+    /// connection dropped rather than given back to the pool.
     pub(crate) async fn run<T, F>(&self, access: Access, op: F) -> Result<T, StoreError>
     where
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -165,17 +189,26 @@ impl Db {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool, _) => {
                 let mut conn = pool.get().await.map_err(pool_error)?;
-                op(&mut DbConn::new(Link::Postgres(&mut conn))).await
+                let answer = within(
+                    self.query_timeout,
+                    op(&mut DbConn::new(Link::Postgres(&mut conn))),
+                )
+                .await;
+                settle(conn, answer, self.query_timeout)
             }
             #[cfg(feature = "mysql")]
             Pool::Mysql(pool, _, returning) => {
                 let mut conn = pool.get().await.map_err(pool_error)?;
-                let returns_ids = *returning
-                    .get_or_try_init(|| server::returns_inserted_ids(&mut conn))
-                    .await?;
-                let mut conn = DbConn::new(Link::Mysql(&mut conn));
-                conn.returns_inserted_ids = returns_ids;
-                op(&mut conn).await
+                let work = async {
+                    let returns_ids = *returning
+                        .get_or_try_init(|| server::returns_inserted_ids(&mut conn))
+                        .await?;
+                    let mut conn = DbConn::new(Link::Mysql(&mut conn));
+                    conn.returns_inserted_ids = returns_ids;
+                    op(&mut conn).await
+                };
+                let answer = within(self.query_timeout, work).await;
+                settle(conn, answer, self.query_timeout)
             }
         }
     }
@@ -233,12 +266,12 @@ impl Pool {
             #[cfg(feature = "postgres")]
             DbTarget::Postgres(url) => Ok(Pool::Postgres(
                 server::pool(url, settings, setup(Backend::Postgres), instrument)?,
-                url.clone(),
+                MigrationTarget::new(url, settings),
             )),
             #[cfg(feature = "mysql")]
             DbTarget::Mysql(url) => Ok(Pool::Mysql(
                 server::pool(url, settings, setup(Backend::Mysql), instrument)?,
-                url.clone(),
+                MigrationTarget::new(url, settings),
                 tokio::sync::OnceCell::new(),
             )),
         }
@@ -258,9 +291,13 @@ impl Pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => pool.migrate().await,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(_, url) => server::migrate::<AsyncPgConnection>(url.clone()).await,
+            Pool::Postgres(_, to) => {
+                server::migrate::<AsyncPgConnection>(to.url.clone(), to.connect_timeout).await
+            }
             #[cfg(feature = "mysql")]
-            Pool::Mysql(_, url, _) => server::migrate::<AsyncMysqlConnection>(url.clone()).await,
+            Pool::Mysql(_, to, _) => {
+                server::migrate::<AsyncMysqlConnection>(to.url.clone(), to.connect_timeout).await
+            }
         }
     }
 }
@@ -287,6 +324,46 @@ fn statement_counter(counts: Arc<Counts>, echo: bool) -> impl Instrumentation {
         }
         _ => {}
     }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl MigrationTarget {
+    fn new(url: &str, settings: &DbSettings) -> MigrationTarget {
+        MigrationTarget {
+            url: url.to_string(),
+            connect_timeout: settings.connect_timeout,
+        }
+    }
+}
+
+/// The answer of `work`, or `None` if it took longer than `limit`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn within<T>(limit: Option<Duration>, work: impl Future<Output = T>) -> Option<T> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
+/// The answer of an operation on a pooled connection; one that took longer than
+/// `limit` (`None`) is `Unavailable`, and its connection, whose statement may still be
+/// running or whose answer may still arrive, is dropped instead of reused.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn settle<M, T>(
+    conn: deadpool::managed::Object<M>,
+    answer: Option<Result<T, StoreError>>,
+    limit: Option<Duration>,
+) -> Result<T, StoreError>
+where
+    M: deadpool::managed::Manager,
+{
+    answer.unwrap_or_else(|| {
+        drop(deadpool::managed::Object::take(conn));
+        Err(StoreError::Unavailable(format!(
+            "the database did not answer within {:?} (query_timeout_ms)",
+            limit.unwrap_or_default()
+        )))
+    })
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]

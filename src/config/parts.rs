@@ -23,6 +23,8 @@ impl Config {
             target,
             pool_size: self.database.pool_size,
             busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
+            connect_timeout: Duration::from_millis(self.database.connect_timeout_ms),
+            query_timeout: Duration::from_millis(self.database.query_timeout_ms),
             sqlite_synchronous: self.database.sqlite_synchronous,
             echo: self.echo,
         }

@@ -1,6 +1,8 @@
 //! The server backends, PostgreSQL and MySQL: a pool of connections to one database,
 //! and its embedded migrations.
 
+use std::time::Duration;
+
 use diesel::Connection;
 use diesel::connection::Instrumentation;
 use diesel_async::AsyncConnection;
@@ -68,8 +70,8 @@ where
     Pool::builder(manager)
         .max_size(settings.pool_size.max(1))
         .wait_timeout(Some(settings.busy_timeout))
-        .create_timeout(Some(settings.busy_timeout))
-        .recycle_timeout(Some(settings.busy_timeout))
+        .create_timeout(Some(settings.connect_timeout))
+        .recycle_timeout(Some(settings.connect_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))
@@ -88,17 +90,25 @@ pub async fn returns_inserted_ids(
     Ok(super::dialect::returns_inserted_ids(&version))
 }
 
-/// Applies pending migrations to the database `url` names, on a fresh connection, on a
-/// blocking thread (the migration harness is synchronous), holding the migration lock
-/// so that concurrent migrations run one after the other. Returns how many ran.
-pub async fn migrate<C>(url: String) -> Result<usize, StoreError>
+/// Applies pending migrations to the database `url` names, on a fresh connection
+/// (opened within `connect_timeout`, else `Unavailable`), on a blocking thread (the
+/// migration harness is synchronous), holding the migration lock so that concurrent
+/// migrations run one after the other. Returns how many ran.
+pub async fn migrate<C>(url: String, connect_timeout: Duration) -> Result<usize, StoreError>
 where
     C: AsyncConnection + Migrations + 'static,
     AsyncConnectionWrapper<C>:
         Connection + MigrationHarness<<AsyncConnectionWrapper<C> as Connection>::Backend>,
 {
+    let conn = tokio::time::timeout(connect_timeout, C::establish(&url))
+        .await
+        .map_err(|_| {
+            StoreError::Unavailable(format!(
+                "the database did not answer within {connect_timeout:?} (connect_timeout_ms)"
+            ))
+        })??;
     tokio::task::spawn_blocking(move || {
-        let mut conn = <AsyncConnectionWrapper<C> as Connection>::establish(&url)?;
+        let mut conn = AsyncConnectionWrapper::<C>::from(conn);
         diesel::connection::SimpleConnection::batch_execute(&mut conn, C::LOCK)?;
         conn.run_pending_migrations(C::MIGRATIONS)
             .map(|applied| applied.len())

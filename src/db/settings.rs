@@ -20,6 +20,11 @@ pub struct DbSettings {
     /// each connection's `lock_timeout` / `innodb_lock_wait_timeout`) or a free
     /// connection before giving up.
     pub busy_timeout: Duration,
+    /// PostgreSQL/MySQL: how long opening a connection may take.
+    pub connect_timeout: Duration,
+    /// PostgreSQL/MySQL: how long the database work of one call may take before it is
+    /// abandoned with `Unavailable` and its connection dropped (maintenance is exempt).
+    pub query_timeout: Duration,
     /// SQLite's durability.
     pub sqlite_synchronous: SqliteSynchronous,
     /// Log every SQL statement (the guide's `echo`).

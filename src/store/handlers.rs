@@ -48,15 +48,6 @@ impl StoreActor {
         checked(request.query(&self.settings), |query| self.read(query))
     }
 
-    /// Runs `op` on the writer connection (a transaction, if it needs one, is its own).
-    fn write<T, F>(&self, op: F) -> Answer<T>
-    where
-        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.run(Access::Write, op)
-    }
-
     /// Runs `op` on the writer connection, in one transaction.
     fn transaction<T, F>(&self, op: F) -> Answer<T>
     where

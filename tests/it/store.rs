@@ -8,6 +8,7 @@ mod direct_reads;
 mod disk_full;
 mod editing;
 mod history;
+mod hung_server;
 mod import;
 mod lock_waits;
 mod locking;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::{Answer, checked};
-use crate::db::conn::DbConn;
+use crate::db::conn::{Access, DbConn};
 use crate::db::maintenance;
 use crate::error::StoreError;
 use crate::model::{DailyStats, Stats, now};
@@ -73,13 +73,18 @@ impl Handler<Vacuum> for StoreActor {
 
     fn handle(&mut self, _: Vacuum, _: &mut Self::Context) -> Self::Result {
         let backend = self.db.backend().name().to_string();
-        self.write(async move |c: &mut DbConn<'_>| {
-            let started = Instant::now();
-            maintenance::run(c).await?;
-            Ok(MaintenanceReport {
-                backend,
-                duration_ms: started.elapsed().as_millis() as u64,
+        // A VACUUM of a large database takes as long as it takes: no query timeout.
+        let db = self.db.without_query_timeout();
+        Box::pin(async move {
+            db.run(Access::Write, async move |c: &mut DbConn<'_>| {
+                let started = Instant::now();
+                maintenance::run(c).await?;
+                Ok(MaintenanceReport {
+                    backend,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                })
             })
+            .await
         })
     }
 }

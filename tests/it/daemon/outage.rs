@@ -6,6 +6,8 @@
 //! (never a refused connection), the process never exits, and afterwards every
 //! acknowledged save is there exactly once. The server is a private one
 //! (`fixtures::private_server`), run when the environment names that backend's server.
+//! A server that accepts connections and never answers gets the same 503s, within the
+//! configured timeouts.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -33,6 +35,49 @@ async fn postgres_outage_keeps_the_daemon_serving() {
 #[actix_rt::test]
 async fn mysql_outage_keeps_the_daemon_serving() {
     outage(Backend::Mysql).await;
+}
+
+/// A server that accepts connections and never answers (a listening socket nobody
+/// accepts on): the daemon still starts, `/healthz` answers 200, `/readyz` and calls 503
+/// within the configured bounds, on each server backend's URL.
+#[actix_rt::test]
+async fn a_server_that_never_answers_gets_503_within_the_bounds() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a listening socket");
+    let port = silent.local_addr().expect("its port").port();
+    for url in [
+        format!("postgres://convstore@127.0.0.1:{port}/convstore"),
+        format!("mysql://convstore@127.0.0.1:{port}/convstore"),
+    ] {
+        let daemon = Convstore::new("serve")
+            .env("CONVERSATION_DB_URL", &url)
+            .env("CONVSTORE_DATABASE__CONNECT_TIMEOUT_MS", "500")
+            .env("CONVSTORE_DATABASE__QUERY_TIMEOUT_MS", "500")
+            .env("CONVSTORE_DATABASE__BUSY_TIMEOUT_MS", "500")
+            .start();
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish();
+        let base = daemon.base.clone();
+        assert_eq!(get(&client, &base, "/healthz").await.0, 200);
+        for path in ["/readyz", "/v1/stats"] {
+            let started = Instant::now();
+            let (status, body) = get(&client, &base, path).await;
+            assert_eq!(
+                (status, &body["error"]["code"]),
+                (503, &json!("unavailable")),
+                "{url} {path}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(6),
+                "{path} took {:?}",
+                started.elapsed()
+            );
+        }
+        let (status, body) = post(&client, &base, "/v1/conversations", &user("silent")).await;
+        assert_eq!(status, 503, "{body}");
+        let (status, _) = daemon.stop().await;
+        assert!(status.success(), "{status}");
+    }
 }
 
 async fn outage(backend: Backend) {
