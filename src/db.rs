@@ -79,6 +79,28 @@ struct MigrationTarget {
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 type ServerPool<C> = diesel_async::pooled_connection::deadpool::Pool<C>;
 
+/// Hands the result of an operation to whoever waits for it, from any thread.
+pub(crate) type Replier<T> = Box<dyn FnOnce(Result<T, StoreError>) + Send>;
+
+/// `op`, checked (in debug builds) not to leave store-wide counter changes unwritten:
+/// those belong to a write transaction ([`Db::write_tx`]).
+fn checked_ledger<T, F>(
+    op: F,
+) -> impl AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static
+where
+    F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+    T: Send + 'static,
+{
+    async move |c: &mut DbConn<'_>| {
+        let result = op(c).await;
+        debug_assert!(
+            result.is_err() || c.ledger.is_empty(),
+            "counters changed outside a write transaction"
+        );
+        result
+    }
+}
+
 impl Db {
     /// Opens the database (creating the SQLite file and its folder if needed) and
     /// applies pending migrations. Fails with `Unavailable` if the server cannot be
@@ -175,14 +197,7 @@ impl Db {
         T: Send + 'static,
     {
         self.readiness.check()?;
-        let op = async move |c: &mut DbConn<'_>| {
-            let result = op(c).await;
-            debug_assert!(
-                result.is_err() || c.ledger.is_empty(),
-                "counters changed outside a write transaction"
-            );
-            result
-        };
+        let op = checked_ledger(op);
         match &*self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => pool.run(access, op).await,
@@ -229,6 +244,39 @@ impl Db {
                 "reads on the calling thread need SQLite".into(),
             )),
         }
+    }
+
+    /// Runs `op` like [`Db::run`] and hands its result to `reply`: on SQLite from the
+    /// blocking thread that ran it (so that the caller waiting for it is woken from
+    /// there, not through the thread that started it), elsewhere from a task on the
+    /// current arbiter.
+    pub(crate) fn run_then<T, F>(&self, access: Access, op: F, reply: Replier<T>)
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Err(error) = self.readiness.check() {
+            return reply(Err(error));
+        }
+        match &*self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => pool.run_then(access, checked_ledger(op), reply),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(..) => self.spawn_then(access, op, reply),
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(..) => self.spawn_then(access, op, reply),
+        }
+    }
+
+    /// [`Db::run`] in a task on the current arbiter, its result handed to `reply`.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    fn spawn_then<T, F>(&self, access: Access, op: F, reply: Replier<T>)
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_rt::spawn(async move { reply(db.run(access, op).await) });
     }
 
     /// Runs `op` inside one transaction (see [`DbConn::transaction`]), which ends with

@@ -2,6 +2,7 @@
 //! (see [`requests`]); callers in process, the HTTP API, the CLI and the scheduler all
 //! send the same requests.
 
+mod answer;
 mod archive;
 mod checked;
 mod context;
@@ -24,6 +25,7 @@ use actix::prelude::*;
 use crate::db::conn::{Access, DbConn};
 use crate::db::{Db, DbSettings};
 use crate::error::StoreError;
+use answer::Answer;
 pub use checked::{CheckedCheckpoint, CheckedMessage};
 pub use export::{EXPORT_PAGE_BYTES, ExportStream};
 pub use history::{MAX_WINDOW_BYTES, MAX_WINDOW_MESSAGES};
@@ -158,14 +160,15 @@ impl StoreActor {
         })
     }
 
-    /// Runs `op` with a connection, as the answer to a message.
-    fn run<T, F>(&self, access: Access, op: F) -> ResponseFuture<Result<T, StoreError>>
+    /// Runs `op` with a connection, as the answer to a message: the thread that runs it
+    /// answers the sender (see [`Answer`]).
+    fn run<T, F>(&self, access: Access, op: F) -> Answer<T>
     where
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
         let db = self.db.clone();
-        Box::pin(async move { db.run(access, op).await })
+        Answer::started(move |reply| db.run_then(access, op, reply))
     }
 
     /// Queues checked messages for the next group commit and starts one if none runs.

@@ -10,16 +10,18 @@
 //! takes a thread: however many callers wait, the pool holds at most one thread for
 //! the writer and one per reader slot.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit};
 
 use diesel::connection::{Instrumentation, SimpleConnection};
 use diesel::{Connection, SqliteConnection};
 use diesel_async::AsyncConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use super::Replier;
 use super::conn::{Access, DbConn, Link, SqliteConn};
 use super::settings::DbSettings;
 use crate::error::StoreError;
@@ -102,30 +104,88 @@ impl SqlitePool {
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        let held = self.hold(access).await?;
         let pool = self.clone();
-        let task = match access {
-            Access::Write => {
-                let writer = self.writer.clone().lock_owned().await;
-                tokio::task::spawn_blocking(move || pool.write_blocking(writer, op))
+        tokio::task::spawn_blocking(move || pool.run_held(held, op))
+            .await
+            .map_err(|e| StoreError::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `op` like [`SqlitePool::run`] and hands its result to `reply` from the
+    /// blocking thread that ran it. An operation whose connection is not free at once
+    /// waits for it (in its turn) in a task on the current arbiter.
+    pub fn run_then<T, F>(self: &Arc<Self>, access: Access, op: F, reply: Replier<T>)
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(held) = self.try_hold(access) {
+            return self.spawn_then(held, op, reply);
+        }
+        let pool = self.clone();
+        actix_rt::spawn(async move {
+            match pool.hold(access).await {
+                Ok(held) => pool.spawn_then(held, op, reply),
+                Err(error) => reply(Err(error)),
             }
-            Access::Read => {
-                // Reads wait for one of `readers_max` slots, so idle reader connections
-                // are reused instead of opened and dropped under load.
-                let slot = self
-                    .reader_slots
+        });
+    }
+
+    /// Runs `op` with `held` on a blocking thread, which hands the result to `reply`.
+    fn spawn_then<T, F>(self: &Arc<Self>, held: Held, op: F, reply: Replier<T>)
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = catch_unwind(AssertUnwindSafe(|| pool.run_held(held, op)))
+                .unwrap_or_else(|_| Err(StoreError::Internal("database task panicked".into())));
+            reply(result);
+        });
+    }
+
+    /// Waits for the writer or, for a read, one of `readers_max` slots (so that idle
+    /// reader connections are reused instead of opened and dropped under load).
+    async fn hold(&self, access: Access) -> Result<Held, StoreError> {
+        Ok(match access {
+            Access::Write => Held::Writer(self.writer.clone().lock_owned().await),
+            Access::Read => Held::Reader(
+                self.reader_slots
                     .clone()
                     .acquire_owned()
                     .await
-                    .map_err(|e| StoreError::Internal(format!("reader slots closed: {e}")))?;
-                tokio::task::spawn_blocking(move || {
-                    let result = pool.read_blocking(op);
-                    drop(slot);
-                    result
-                })
+                    .map_err(|e| StoreError::Internal(format!("reader slots closed: {e}")))?,
+            ),
+        })
+    }
+
+    /// The writer or a reader slot, if it is free now and nobody waits for it.
+    fn try_hold(&self, access: Access) -> Option<Held> {
+        match access {
+            Access::Write => self.writer.clone().try_lock_owned().ok().map(Held::Writer),
+            Access::Read => self
+                .reader_slots
+                .clone()
+                .try_acquire_owned()
+                .ok()
+                .map(Held::Reader),
+        }
+    }
+
+    /// Runs `op` on this (blocking) thread with what it holds.
+    fn run_held<T, F>(&self, held: Held, op: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError>,
+    {
+        match held {
+            Held::Writer(writer) => self.write_blocking(writer, op),
+            Held::Reader(slot) => {
+                let result = self.read_blocking(op);
+                drop(slot);
+                result
             }
-        };
-        task.await
-            .map_err(|e| StoreError::Internal(format!("database task failed: {e}")))?
+        }
     }
 
     fn write_blocking<T, F>(
@@ -194,6 +254,14 @@ impl SqlitePool {
         })
         .await
     }
+}
+
+/// What an operation holds before it takes a blocking thread.
+enum Held {
+    /// The writer connection.
+    Writer(OwnedMutexGuard<Option<SqliteConn>>),
+    /// A reader slot.
+    Reader(OwnedSemaphorePermit),
 }
 
 /// Runs `f` on the sync connection inside the wrapper (at once, thanks to [`Inline`]).

@@ -8,8 +8,6 @@ mod maintenance;
 mod messages;
 mod transfer;
 
-use actix::prelude::*;
-
 use chrono::NaiveDateTime;
 
 use super::{ReadRequest, StoreActor, operations, validate};
@@ -17,8 +15,7 @@ use crate::db::conn::{Access, DbConn};
 use crate::error::StoreError;
 use crate::model::{Conversation, now};
 
-/// What a handler answers: a future of the operation's result.
-type Answer<T> = ResponseFuture<Result<T, StoreError>>;
+pub(super) use super::answer::Answer;
 
 /// The answer of a handler: the check's error at once, or what `run` starts with the
 /// checked input.
@@ -28,7 +25,7 @@ fn checked<C, T: 'static>(
 ) -> Answer<T> {
     match check {
         Ok(input) => run(input),
-        Err(error) => Box::pin(std::future::ready(Err(error))),
+        Err(error) => Answer::ready(Err(error)),
     }
 }
 
@@ -55,7 +52,7 @@ impl StoreActor {
         T: Send + 'static,
     {
         let db = self.db.clone();
-        Box::pin(async move { db.write_tx(op).await })
+        Answer::future(async move { db.write_tx(op).await })
     }
 
     /// Checks `conversation_id`, then answers the error of `check` (the new value's) or

@@ -23,7 +23,7 @@ impl Handler<GetOrCreate> for StoreActor {
         let now = now().naive_utc();
         let db = self.db.clone();
         checked(check, |()| {
-            Box::pin(async move {
+            Answer::future(async move {
                 let GetOrCreate {
                     user_key,
                     platform,

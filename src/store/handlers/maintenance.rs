@@ -49,7 +49,7 @@ impl Handler<CleanupOldConversations> for StoreActor {
         let db = self.db.clone();
         checked(check, |cutoff| {
             // One transaction per batch: saves get the writer between batches.
-            Box::pin(async move {
+            Answer::future(async move {
                 let mut deleted = 0u64;
                 loop {
                     let archive = archive.clone();

@@ -50,7 +50,7 @@ impl Handler<SaveMessage> for StoreActor {
         let check = self.write_request(msg.conversation_id, vec![msg.message], false);
         checked(check, |request| {
             let answer = self.enqueue(request, ctx);
-            Box::pin(async move {
+            Answer::future(async move {
                 answer
                     .await?
                     .pop()
@@ -72,7 +72,7 @@ impl Handler<SaveMessages> for StoreActor {
                 format!("must hold 1 to {} messages", validate::MAX_BATCH_MESSAGES),
             ))
         };
-        checked(check, |request| Box::pin(self.enqueue(request, ctx)))
+        checked(check, |request| Answer::future(self.enqueue(request, ctx)))
     }
 }
 

@@ -63,7 +63,7 @@ impl Handler<StreamExport> for StoreActor {
         };
         let (db, limits) = (self.db.clone(), self.export_limits());
         checked(check, |scope| {
-            Box::pin(std::future::ready(Ok(export::start(db, scope, limits))))
+            Answer::ready(Ok(export::start(db, scope, limits)))
         })
     }
 }
@@ -79,7 +79,7 @@ impl Handler<ImportConversation> for StoreActor {
         let check = import::read_document(&msg.document, max_content_bytes, now());
         let db = self.db.clone();
         checked(check, |document| {
-            Box::pin(async move {
+            Answer::future(async move {
                 // A unique violation: another process created this user's conversation
                 // at the same moment; a second try finds it and skips or replaces it.
                 let mut tries = 0;
