@@ -25,7 +25,7 @@ use crate::transfer::{ExportedMessage, FORMAT};
 /// Most content bytes a page of messages may hold at the configured largest content:
 /// the page holds `EXPORT_PAGE_BYTES / limits.max_content_bytes` messages (1 to
 /// [`MAX_PAGE_MESSAGES`]).
-pub const EXPORT_PAGE_BYTES: usize = 16 << 20;
+pub const EXPORT_PAGE_BYTES: usize = 64 << 20;
 /// Most messages read per page.
 const MAX_PAGE_MESSAGES: i64 = 1_000;
 /// Conversations read per snapshot by an export of everything (each document is read
@@ -272,8 +272,9 @@ mod tests {
 
     #[test]
     fn pages_hold_a_bounded_amount_of_content() {
-        assert_eq!(ExportLimits::new(1 << 20, 0).messages_per_page, 16);
+        assert_eq!(ExportLimits::new(1 << 20, 0).messages_per_page, 64);
         assert_eq!(ExportLimits::new(1, 0).messages_per_page, 1_000);
         assert_eq!(ExportLimits::new(1 << 30, 0).messages_per_page, 1);
+        assert_eq!(ExportLimits::new(64 << 10, 0).messages_per_page, 1_000);
     }
 }
