@@ -75,7 +75,7 @@ impl Handler<Vacuum> for StoreActor {
         let backend = self.db.backend().name().to_string();
         // A VACUUM of a large database takes as long as it takes: no query timeout.
         let db = self.db.without_query_timeout();
-        Box::pin(async move {
+        Answer::future(async move {
             db.run(Access::Write, async move |c: &mut DbConn<'_>| {
                 let started = Instant::now();
                 maintenance::run(c).await?;
