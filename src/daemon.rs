@@ -52,8 +52,12 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     }
     systemd::extend_startup(Duration::from_secs(120));
     let db_settings = config.db_settings()?;
+    let store_settings = config.store_settings();
+    if let Some(dir) = &store_settings.archive_dir {
+        check_archive_dir(dir);
+    }
     info!(database = ?db_settings.target, "opening the store");
-    let store = StoreActor::open_retrying(db_settings, config.store_settings()).await?;
+    let store = StoreActor::open_retrying(db_settings, store_settings).await?;
     let jobs = vec![
         JobSpec {
             kind: JobKind::Cleanup,
@@ -122,5 +126,24 @@ async fn drain(store: Addr<StoreActor>) {
     store.do_send(Shutdown);
     while store.connected() {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Says clearly in the log, at start, when cleanups cannot archive: the folder cannot be
+/// created or written (say, outside the unit's writable paths under systemd). The daemon
+/// serves all the same; a cleanup then fails before it deletes anything.
+fn check_archive_dir(dir: &std::path::Path) {
+    let probe = dir.join(format!(".convstore-write-check-{}", std::process::id()));
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe));
+    match written {
+        Ok(()) => info!(archive_dir = %dir.display(), "cleanups archive to this folder"),
+        Err(error) => tracing::error!(
+            archive_dir = %dir.display(),
+            %error,
+            "schedule.archive_dir is not writable: every cleanup will fail, deleting nothing, \
+             until it is (under systemd, add the folder to ReadWritePaths=)"
+        ),
     }
 }

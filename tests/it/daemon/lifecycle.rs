@@ -1,6 +1,7 @@
 //! The `convstore serve` binary as systemd runs it: READY=1 on the notify socket once
 //! migrated and bound, each bound address logged, requests served, a clean exit 0 on
-//! SIGTERM with every acknowledged write kept, and the token never in the log.
+//! SIGTERM with every acknowledged write kept, the token never in the log, and an
+//! archive folder it cannot write named at start (cleanups then delete nothing).
 
 use std::time::Duration;
 
@@ -119,5 +120,57 @@ async fn the_token_never_reaches_the_log() {
     assert!(
         !log.contains(token),
         "the token appeared in the log:\n{log}"
+    );
+}
+
+#[actix_rt::test]
+async fn an_archive_dir_it_cannot_write_is_named_at_start_and_cleanups_delete_nothing() {
+    let command = Convstore::new("serve");
+    // A folder that cannot be created, even by root: its parent is a file.
+    let blocker = command.dir().join("not-a-folder");
+    std::fs::write(&blocker, b"").unwrap();
+    let archive = blocker.join("archive");
+    let daemon = command
+        .env("CONVSTORE_SCHEDULE__ARCHIVE_DIR", &archive)
+        .start();
+    let log = daemon.log();
+    assert!(
+        log.contains("schedule.archive_dir is not writable") && log.contains("ReadWritePaths"),
+        "no clear word about the archive folder at start\n{log}"
+    );
+    let client = awc::Client::default();
+    let base = &daemon.base;
+    let old = serde_json::json!({
+        "conversation": {"user_key": "archived-user", "platform": "qq",
+                         "last_activity": "2020-01-01T00:00:00Z"},
+        "messages": [{"role": "user", "content": "keep me"}]
+    });
+    let imported = client
+        .post(format!("{base}/v1/import"))
+        .send_json(&old)
+        .await
+        .unwrap();
+    assert_eq!(imported.status().as_u16(), 201);
+    let mut cleanup = client
+        .post(format!("{base}/admin/cleanup?days=30"))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = cleanup.json().await.unwrap();
+    assert_eq!(cleanup.status().as_u16(), 500, "{body}");
+    let log = daemon.log();
+    assert!(
+        log.contains(&format!("cannot archive to {}", archive.display())),
+        "the log names the archive folder\n{log}"
+    );
+    let kept = client
+        .get(format!("{base}/v1/conversations/by-user/archived-user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.status().as_u16(),
+        200,
+        "the cleanup deleted without archiving"
     );
 }
