@@ -47,6 +47,12 @@ routes! {
         // By user before the `{id}` routes: `/v1/conversations/by-user/history` is a
         // user's conversation, not the history of conversation "by-user".
         conversations::by_user,
+        // Then the calls a bot makes every turn: the router tries each pattern in turn
+        // (a regular expression for each `{id}` route), and matching its way down to
+        // these was a fifth of the daemon's instructions per history read.
+        messages::save,
+        messages::history,
+        editing::context,
         conversations::create,
         conversations::list,
         conversations::read,
@@ -54,14 +60,11 @@ routes! {
         conversations::usage,
         conversations::summary,
         conversations::persona,
-        messages::save,
         messages::save_batch,
-        messages::history,
         messages::clear,
         editing::truncate,
         editing::delete_message,
         editing::fork,
-        editing::context,
         transfer::export,
         transfer::import,
         stats::stats,
