@@ -4,7 +4,8 @@
 use chrono::{Duration, Utc};
 use convstore::Role;
 use convstore::store::requests::*;
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream;
 use serde_json::json;
 
 use crate::fixtures::db::TestDb;
@@ -37,7 +38,14 @@ backend_test!(
             };
             document(&format!("old{i}"), "feishu", &old, messages)
         };
-        join_all((0..OLD).map(|i| import(&store, old_document(i)))).await;
+        // A few at a time: all 520 at once would wait on the pool past its timeout on a
+        // loaded machine.
+        let (store_ref, old_document) = (&store, &old_document);
+        stream::iter(0..OLD)
+            .for_each_concurrent(8, |i| async move {
+                import(store_ref, old_document(i)).await;
+            })
+            .await;
 
         // Survivors: active lately, imported as recently active, or old but active again.
         let active = open_conversation(&store, "active").await;
