@@ -10,6 +10,7 @@ mod dialect;
 pub(crate) mod ledger;
 pub(crate) mod maintenance;
 pub(crate) mod message_table;
+mod prepared;
 mod readiness;
 pub(crate) mod rows;
 pub mod schema;

@@ -15,6 +15,7 @@ use diesel_async::RunQueryDsl;
 use super::conn::{DbConn, insert_returning_id, with_conn};
 use super::dialect;
 use super::ledger::{DayActivity, day_number};
+use super::prepared::Prepared;
 use super::rows::{ConversationRow, NewConversationRow};
 use super::schema::conversations::dsl::*;
 use super::target::Backend;
@@ -249,17 +250,15 @@ pub async fn add_usage(
 /// 2^53 - 1) and records the activity.
 async fn add_messages(conn: &mut DbConn<'_>, delta: &CounterDelta) -> QueryResult<usize> {
     let new_tokens = tokens_plus(delta.tokens);
-    with_conn!(conn, |c| diesel::update(conversations.find(delta.id))
-        .set((
-            message_count.eq(message_count + delta.messages),
-            total_tokens.eq(new_tokens),
-            message_tokens.eq(message_tokens + delta.tokens),
-            user_messages.eq(user_messages + delta.user_messages),
-            last_activity.eq(delta.last_activity),
-            active_day.eq(delta.active_day_after()),
-        ))
-        .execute(c)
-        .await)
+    let update = diesel::update(conversations.find(delta.id)).set((
+        message_count.eq(message_count + delta.messages),
+        total_tokens.eq(new_tokens),
+        message_tokens.eq(message_tokens + delta.tokens),
+        user_messages.eq(user_messages + delta.user_messages),
+        last_activity.eq(delta.last_activity),
+        active_day.eq(delta.active_day_after()),
+    ));
+    with_conn!(conn, |c| Prepared(update).execute(c).await)
 }
 
 /// What one committed batch adds to one conversation.

@@ -12,6 +12,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::db::conn::{DbConn, with_conn};
 use crate::db::ledger::{DayActivity, Totals};
+use crate::db::prepared::Prepared;
 use crate::db::schema::{daily_activity, store_totals};
 use crate::model::MAX_EXACT_INTEGER;
 
@@ -46,14 +47,12 @@ pub async fn write(conn: &mut DbConn<'_>) -> QueryResult<()> {
 
 async fn add_totals(conn: &mut DbConn<'_>, shard: i32, delta: Totals) -> QueryResult<()> {
     use store_totals::dsl as t;
-    with_conn!(conn, |c| diesel::update(t::store_totals.find(shard))
-        .set((
-            t::conversations.eq(t::conversations + delta.conversations),
-            t::messages.eq(t::messages + delta.messages),
-            t::tokens.eq(t::tokens + delta.tokens),
-        ))
-        .execute(c)
-        .await)?;
+    let update = diesel::update(t::store_totals.find(shard)).set((
+        t::conversations.eq(t::conversations + delta.conversations),
+        t::messages.eq(t::messages + delta.messages),
+        t::tokens.eq(t::tokens + delta.tokens),
+    ));
+    with_conn!(conn, |c| Prepared(update).execute(c).await)?;
     Ok(())
 }
 
@@ -78,20 +77,24 @@ async fn add_activity(
     );
     with_conn!(
         conn,
-        |c| diesel::insert_into(d::daily_activity)
-            .values(row)
-            .on_conflict((d::day, d::shard))
-            .do_update()
-            .set(added)
-            .execute(c)
-            .await,
-        mysql: |c| diesel::insert_into(d::daily_activity)
-            .values(row)
-            .on_conflict(diesel::dsl::DuplicatedKeys)
-            .do_update()
-            .set(added)
-            .execute(c)
-            .await
+        |c| Prepared(
+            diesel::insert_into(d::daily_activity)
+                .values(row)
+                .on_conflict((d::day, d::shard))
+                .do_update()
+                .set(added)
+        )
+        .execute(c)
+        .await,
+        mysql: |c| Prepared(
+            diesel::insert_into(d::daily_activity)
+                .values(row)
+                .on_conflict(diesel::dsl::DuplicatedKeys)
+                .do_update()
+                .set(added)
+        )
+        .execute(c)
+        .await
     )?;
     Ok(())
 }
