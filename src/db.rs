@@ -171,6 +171,14 @@ impl Db {
         self.counts.statements.load(Ordering::Relaxed)
     }
 
+    /// How many statements this database's connections have prepared and kept in their
+    /// statement caches since it was opened. A statement diesel does not cache (by
+    /// default every UPDATE and upsert) is prepared again on each run and never counted
+    /// here: tests use it to check that the group commit's statements are kept.
+    pub fn statements_prepared(&self) -> u64 {
+        self.counts.prepared.load(Ordering::Relaxed)
+    }
+
     /// How many transactions this database has begun since it was opened (statements
     /// outside one, each a transaction of its own, not counted). Tests use it to check
     /// that a call that changes nothing writes nothing.
@@ -356,10 +364,12 @@ impl Pool {
 struct Counts {
     statements: AtomicU64,
     transactions: AtomicU64,
+    prepared: AtomicU64,
 }
 
-/// Builds the instrumentation every connection carries: it counts statements and
-/// transactions and, with `echo`, logs each statement.
+/// Builds the instrumentation every connection carries: it counts statements,
+/// transactions and statements prepared into a connection's cache and, with `echo`,
+/// logs each statement.
 fn statement_counter(counts: Arc<Counts>, echo: bool) -> impl Instrumentation {
     move |event: InstrumentationEvent<'_>| match event {
         InstrumentationEvent::StartQuery { query, .. } => {
@@ -370,6 +380,9 @@ fn statement_counter(counts: Arc<Counts>, echo: bool) -> impl Instrumentation {
         }
         InstrumentationEvent::BeginTransaction { .. } => {
             counts.transactions.fetch_add(1, Ordering::Relaxed);
+        }
+        InstrumentationEvent::CacheQuery { .. } => {
+            counts.prepared.fetch_add(1, Ordering::Relaxed);
         }
         _ => {}
     }

@@ -105,8 +105,8 @@ pub async fn existing_ids(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec
         .await)
 }
 
-/// Which of `ids` exist, with their `active_day` and `total_tokens`, in id order,
-/// locked until the transaction ends (the counter update that follows would lock them
+/// Which of `ids` (sorted, distinct) exist, with their `active_day` and
+/// `total_tokens`, in id order, locked until the transaction ends (the counter update that follows would lock them
 /// anyway), so that the totals learn what a capped addition really added.
 pub async fn lock_for_counters(
     conn: &mut DbConn<'_>,
@@ -120,8 +120,30 @@ pub async fn lock_for_counters(
     with_conn!(
         conn,
         |c| query.for_update().load(c).await,
-        sqlite: |c| query.load(c).await
+        sqlite: |c| sqlite_counters_of(c, ids).await
     )
+}
+
+/// SQLite: those of `ids` (sorted, distinct) that exist, with their `active_day` and
+/// `total_tokens`, in id order, each looked up by a statement prepared once. An `IN`
+/// list's SQL changes with its length, and diesel parses such a statement again on
+/// every run: in process a lookup per id costs less than that parse.
+#[cfg(feature = "sqlite")]
+async fn sqlite_counters_of(
+    c: &mut super::conn::SqliteConn,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, i64, i64)>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for &one in ids {
+        let row: Option<(i64, i64, i64)> = conversations
+            .find(one)
+            .select((id, active_day, total_tokens))
+            .get_result(c)
+            .await
+            .optional()?;
+        found.extend(row);
+    }
+    Ok(found)
 }
 
 /// The counters (id, messages, tokens) of those of `ids` (inactive since before
@@ -159,7 +181,7 @@ fn record_removed(conn: &mut DbConn<'_>, locked: &[(i64, i64, i64)]) {
     }
 }
 
-/// Those of `ids` that exist and that no other session holds, locked for this
+/// Those of `ids` (sorted, distinct) that exist and that no other session holds, locked for this
 /// transaction (`FOR UPDATE SKIP LOCKED`, which never waits), with their `active_day`
 /// and `total_tokens` as [`lock_for_counters`] gives them. SQLite has one writer and
 /// no row locks: there, those that exist.
@@ -172,7 +194,7 @@ pub async fn lock_unheld(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<
     with_conn!(
         conn,
         |c| query.for_update().skip_locked().load(c).await,
-        sqlite: |c| query.load(c).await
+        sqlite: |c| sqlite_counters_of(c, ids).await
     )
 }
 

@@ -4,7 +4,7 @@
 
 use actix::Actor;
 use convstore::Role;
-use convstore::db::Db;
+use convstore::db::{Db, DbSettings};
 use convstore::store::StoreActor;
 use convstore::store::requests::*;
 
@@ -151,6 +151,61 @@ backend_test!(
             };
             assert_eq!(many - few, per_row * 290, "10 messages: {few}, 300: {many}");
         }
+    }
+);
+
+/// Statements `db` runs and statements it prepares into a connection's cache while
+/// `work` runs.
+async fn statements_and_prepares(db: &Db, work: impl AsyncFnOnce()) -> (u64, u64) {
+    let prepared = db.statements_prepared();
+    let executed = statements_during(db, work).await;
+    (executed, db.statements_prepared() - prepared)
+}
+
+backend_test!(
+    a_group_commit_prepares_its_statements_once,
+    async |test: &TestDb| {
+        let setup = StoreActor::new(test.open().await, Default::default()).start();
+        let first = open_conversation(&setup, "first").await.id;
+        let second = open_conversation(&setup, "second").await.id;
+        // A store whose connection has prepared nothing yet but the migrations' check:
+        // one connection, as a statement cache is a connection's.
+        let db = Db::open(DbSettings {
+            pool_size: 1,
+            ..test.settings()
+        })
+        .await
+        .expect("open the test database");
+        let store = StoreActor::new(db.clone(), Default::default()).start();
+        // The servers' pool checks a connection on its every checkout but the first.
+        conversation(&store, first).await;
+        let one = || vec![NewMessage::new(Role::User, "hi")];
+        let (executed, prepared) =
+            statements_and_prepares(&db, async || save_all(&store, first, one()).await).await;
+        // Each statement of the commit ran once. diesel keeps no UPDATE, upsert or `IN`
+        // list prepared unless told to, and parses one it does not keep on every commit.
+        use convstore::db::Backend;
+        let kept = match db.backend() {
+            // All but BEGIN and COMMIT.
+            Backend::Sqlite => executed - 2,
+            // The pool's check, the totals, the day's activity and the lock of the
+            // conversations by `= ANY($1)`. The counter UPDATE (a CASE per column) and
+            // the multi-row INSERT change their text with the batch: the server parses
+            // them in the round trip that runs them, as it does BEGIN and COMMIT.
+            Backend::Postgres => 4,
+            // The same, where the lock is an `IN` list, whose text changes too.
+            Backend::Mysql => 3,
+        };
+        assert_eq!(
+            prepared, kept,
+            "a group commit ran {executed} statements and kept {prepared} prepared"
+        );
+        let (_, prepared_again) =
+            statements_and_prepares(&db, async || save_all(&store, second, one()).await).await;
+        assert_eq!(
+            prepared_again, 0,
+            "the second group commit prepared {prepared_again} statements anew"
+        );
     }
 );
 
