@@ -295,13 +295,32 @@ impl Db {
         F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(Access::Write, async move |conn: &mut DbConn<'_>| {
-            conn.transaction(async move |c: &mut DbConn<'_>| {
-                let value = op(c).await?;
-                conversation_table::store_counters::write(c).await?;
-                Ok(value)
-            })
-            .await
+        self.run(Access::Write, in_write_tx(op)).await
+    }
+
+    /// Runs `op` in a transaction like [`Db::write_tx`] and hands its result to `reply`
+    /// like [`Db::run_then`]: on SQLite from the blocking thread that committed it.
+    pub(crate) fn write_tx_then<T, F>(&self, op: F, reply: Replier<T>)
+    where
+        F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_then(Access::Write, in_write_tx(op), reply)
+    }
+}
+
+/// `op` inside one transaction, which ends with writing what `op` changed in the
+/// store-wide counters (its ledger).
+fn in_write_tx<T, F>(op: F) -> impl AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send
+where
+    F: AsyncFnOnce(&mut DbConn<'_>) -> Result<T, StoreError> + Send + 'static,
+    T: Send + 'static,
+{
+    async move |conn: &mut DbConn<'_>| {
+        conn.transaction(async move |c: &mut DbConn<'_>| {
+            let value = op(c).await?;
+            conversation_table::store_counters::write(c).await?;
+            Ok(value)
         })
         .await
     }

@@ -18,8 +18,6 @@ pub mod requests;
 pub mod validate;
 mod writes;
 
-use std::future::Future;
-
 use actix::prelude::*;
 
 use crate::db::conn::{Access, DbConn};
@@ -31,7 +29,7 @@ pub use export::{EXPORT_PAGE_BYTES, ExportStream};
 pub use history::{MAX_WINDOW_BYTES, MAX_WINDOW_MESSAGES};
 pub use reads::DirectReads;
 use reads::ReadRequest;
-use writes::{WriteQueue, WriteRequest, WriteResult};
+use writes::{WriteQueue, WriteReply, WriteRequest};
 
 /// Messages that may wait in the store's mailbox before senders are held back. Saves
 /// wait there while a commit runs; a deep mailbox is what lets them be batched.
@@ -171,21 +169,11 @@ impl StoreActor {
         Answer::started(move |reply| db.run_then(access, op, reply))
     }
 
-    /// Queues checked messages for the next group commit and starts one if none runs.
-    fn enqueue(
-        &mut self,
-        request: WriteRequest,
-        ctx: &mut Context<Self>,
-    ) -> impl Future<Output = WriteResult> + 'static {
-        let answer = self.writes.push(request);
+    /// Queues checked messages for the next group commit, whose thread hands their
+    /// answer to `reply`, and starts one if none runs.
+    fn enqueue(&mut self, request: WriteRequest, reply: WriteReply, ctx: &mut Context<Self>) {
+        self.writes.push(request, reply);
         self.flush(ctx);
-        async move {
-            answer.await.unwrap_or_else(|_| {
-                Err(StoreError::Internal(
-                    "the store stopped before the commit".into(),
-                ))
-            })
-        }
     }
 
     /// Commits the next batch, if saves wait and no commit runs; when it is done, looks

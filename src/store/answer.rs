@@ -9,18 +9,17 @@
 //! then wake the sender's (an HTTP worker). The sender gets the same result either way.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::{Context, Message, ResponseFuture};
 
 use super::StoreActor;
+pub(crate) use crate::db::Replier;
 use crate::error::StoreError;
 
 /// What a handler answers: a `Result<T, StoreError>`, one way or the other.
 pub struct Answer<T>(Reply<T>);
-
-/// Hands the result of an operation to its sender, from any thread.
-pub type Replier<T> = Box<dyn FnOnce(Result<T, StoreError>) + Send>;
 
 enum Reply<T> {
     /// A future run on the actor's thread.
@@ -69,5 +68,95 @@ where
                 }
             })),
         }
+    }
+}
+
+/// An answer whose replier is handed out before its sender is known: the group
+/// commit's queue takes [`PendingReply::replier`] when a save is queued, and the
+/// [`Answer`] of [`PendingReply::answer`] meets it with the sender's replier, whichever
+/// of the two comes first. So the thread that commits a save answers its sender.
+pub struct PendingReply<T>(Arc<Mutex<Rendezvous<T>>>);
+
+enum Rendezvous<T> {
+    /// Neither the result nor the sender's replier has come.
+    Waiting,
+    /// The result came first.
+    Result(Result<T, StoreError>),
+    /// The sender's replier came first.
+    Sender(Replier<T>),
+    /// They met.
+    Met,
+}
+
+impl<T> Default for PendingReply<T> {
+    /// A reply that neither side has reached yet.
+    fn default() -> PendingReply<T> {
+        PendingReply(Arc::new(Mutex::new(Rendezvous::Waiting)))
+    }
+}
+
+impl<T: Send + 'static> PendingReply<T> {
+    /// The replier that hands the result on to the sender.
+    pub fn replier(&self) -> Replier<T> {
+        let slot = self.0.clone();
+        Box::new(move |result| {
+            let mut state = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            match std::mem::replace(&mut *state, Rendezvous::Met) {
+                Rendezvous::Sender(reply) => {
+                    drop(state);
+                    reply(result);
+                }
+                _ => *state = Rendezvous::Result(result),
+            }
+        })
+    }
+
+    /// The answer to the sender, given as soon as the replier is called.
+    pub fn answer(self) -> Answer<T> {
+        Answer::started(move |reply| {
+            let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            match std::mem::replace(&mut *state, Rendezvous::Met) {
+                Rendezvous::Result(result) => {
+                    drop(state);
+                    reply(result);
+                }
+                _ => *state = Rendezvous::Sender(reply),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// Starts `answer` as the actor would, with a replier that sends into a channel.
+    fn start(answer: Answer<u32>) -> mpsc::Receiver<Result<u32, StoreError>> {
+        let (send, received) = mpsc::channel();
+        match answer.0 {
+            Reply::Started(start) => start(Box::new(move |result| send.send(result).unwrap())),
+            Reply::Future(_) => panic!("a pending reply is started, not a future"),
+        }
+        received
+    }
+
+    #[test]
+    fn the_result_reaches_a_sender_that_came_first() {
+        let pending = PendingReply::default();
+        let reply = pending.replier();
+        let received = start(pending.answer());
+        assert!(received.try_recv().is_err(), "no answer before the result");
+        reply(Ok(7));
+        assert_eq!(received.try_recv().unwrap().unwrap(), 7);
+    }
+
+    #[test]
+    fn a_result_that_came_first_waits_for_its_sender() {
+        let pending = PendingReply::default();
+        pending.replier()(Ok(8));
+        let received = start(pending.answer());
+        assert_eq!(received.try_recv().unwrap().unwrap(), 8);
     }
 }

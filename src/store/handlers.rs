@@ -15,7 +15,7 @@ use crate::db::conn::{Access, DbConn};
 use crate::error::StoreError;
 use crate::model::{Conversation, now};
 
-pub(super) use super::answer::Answer;
+pub(super) use super::answer::{Answer, PendingReply};
 
 /// The answer of a handler: the check's error at once, or what `run` starts with the
 /// checked input.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use super::answer::Replier;
 use super::checked::CheckedMessage;
 use super::requests::SavedMessage;
 use crate::db::Db;
@@ -29,12 +30,12 @@ pub struct WriteRequest {
     pub messages: Vec<CheckedMessage>,
 }
 
-/// The answer to one [`WriteRequest`].
-pub type WriteResult = Result<Vec<SavedMessage>, StoreError>;
+/// Hands the answer to one [`WriteRequest`] to its sender.
+pub type WriteReply = Replier<Vec<SavedMessage>>;
 
 struct Pending {
     request: WriteRequest,
-    reply: oneshot::Sender<WriteResult>,
+    reply: WriteReply,
 }
 
 /// The saves waiting for a commit, and whether a commit is running.
@@ -45,11 +46,9 @@ pub struct WriteQueue {
 }
 
 impl WriteQueue {
-    /// Queues a request; the receiver gets its answer after its commit.
-    pub fn push(&mut self, request: WriteRequest) -> oneshot::Receiver<WriteResult> {
-        let (reply, answer) = oneshot::channel();
+    /// Queues a request; `reply` gets its answer after its commit.
+    pub fn push(&mut self, request: WriteRequest, reply: WriteReply) {
         self.pending.push(Pending { request, reply });
-        answer
     }
 
     /// Marks a commit as running, if none runs and saves wait; `false` otherwise. The
@@ -92,14 +91,16 @@ impl WriteQueue {
 pub struct Batch(Vec<Pending>);
 
 impl Batch {
-    /// Commits the batch and answers every sender. If the batch as a whole fails for a
-    /// reason other than an outage (say, a conversation deleted by another process in
-    /// between), each request is retried alone, so one bad request fails only itself.
-    /// A unique violation (another daemon saved the same idempotency key at the same
-    /// moment) is retried too, also for a batch of one: the retry finds that save
-    /// committed and answers it as a repeat. A conversation whose row another session
-    /// holds does not stall the batch: its saves are written alone afterwards, waiting
-    /// at most the lock timeout (then 503).
+    /// Commits the batch and answers every sender. When the batch's transaction commits
+    /// whole, the thread that committed it answers them (on SQLite the database thread,
+    /// so that a sender is not woken through the actor's thread too). If the batch as a
+    /// whole fails for a reason other than an outage (say, a conversation deleted by
+    /// another process in between), each request is retried alone, so one bad request
+    /// fails only itself. A unique violation (another daemon saved the same idempotency
+    /// key at the same moment) is retried too, also for a batch of one: the retry finds
+    /// that save committed and answers it as a repeat. A conversation whose row another
+    /// session holds does not stall the batch: its saves are written alone afterwards,
+    /// waiting at most the lock timeout (then 503).
     pub async fn commit(self, db: Db) {
         let (requests, replies): (Vec<_>, Vec<_>) = self
             .0
@@ -107,7 +108,25 @@ impl Batch {
             .map(|pending| (pending.request, pending.reply))
             .unzip();
         let requests = Arc::new(requests);
-        let outcomes = match write_all(&db, requests.clone()).await {
+        let batch = requests.clone();
+        // Dropped unsent once every sender is answered; otherwise it brings the batch
+        // back here, to be written again in parts.
+        let (give_back, given_back) = oneshot::channel();
+        db.write_tx_then(
+            async move |conn: &mut DbConn<'_>| apply(conn, &batch).await,
+            Box::new(move |result| match result {
+                Ok(Applied { outcomes, deferred }) if deferred.is_empty() => {
+                    answer_all(requests, outcomes, replies)
+                }
+                other => {
+                    let _ = give_back.send((requests, replies, other));
+                }
+            }),
+        );
+        let Ok((requests, replies, result)) = given_back.await else {
+            return;
+        };
+        let outcomes = match result {
             Ok(Applied {
                 mut outcomes,
                 deferred,
@@ -125,12 +144,20 @@ impl Batch {
             Err(_) if requests.len() > 1 => write_each(&db, &requests).await,
             Err(error) => vec![Err(error)],
         };
-        // The database is done with the requests: their messages become the answers.
-        let requests = Arc::unwrap_or_clone(requests);
-        for (reply, result) in replies.into_iter().zip(answers(requests, outcomes)) {
-            // A sender that gave up waiting is no reason to fail the others.
-            let _ = reply.send(result);
-        }
+        answer_all(requests, outcomes, replies);
+    }
+}
+
+/// Answers each sender of a batch, once the database is done with its requests: their
+/// messages become the answers.
+fn answer_all(
+    requests: Arc<Vec<WriteRequest>>,
+    outcomes: Vec<RequestOutcome>,
+    replies: Vec<WriteReply>,
+) {
+    let requests = Arc::unwrap_or_clone(requests);
+    for (reply, result) in replies.into_iter().zip(answers(requests, outcomes)) {
+        reply(result);
     }
 }
 

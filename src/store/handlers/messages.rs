@@ -3,7 +3,7 @@
 
 use actix::prelude::*;
 
-use super::{Answer, checked};
+use super::{Answer, PendingReply, checked};
 use crate::db::conn::DbConn;
 use crate::error::StoreError;
 use crate::model::{StoredMessage, now};
@@ -49,13 +49,17 @@ impl Handler<SaveMessage> for StoreActor {
     fn handle(&mut self, msg: SaveMessage, ctx: &mut Self::Context) -> Self::Result {
         let check = self.write_request(msg.conversation_id, vec![msg.message], false);
         checked(check, |request| {
-            let answer = self.enqueue(request, ctx);
-            Answer::future(async move {
-                answer
-                    .await?
-                    .pop()
-                    .ok_or_else(|| StoreError::Internal("a save produced no message".into()))
-            })
+            let answer = PendingReply::default();
+            let reply = answer.replier();
+            let one = Box::new(move |saved: Result<Vec<SavedMessage>, StoreError>| {
+                reply(saved.and_then(|mut saved| {
+                    saved
+                        .pop()
+                        .ok_or_else(|| StoreError::Internal("a save produced no message".into()))
+                }))
+            });
+            self.enqueue(request, one, ctx);
+            answer.answer()
         })
     }
 }
@@ -72,7 +76,11 @@ impl Handler<SaveMessages> for StoreActor {
                 format!("must hold 1 to {} messages", validate::MAX_BATCH_MESSAGES),
             ))
         };
-        checked(check, |request| Answer::future(self.enqueue(request, ctx)))
+        checked(check, |request| {
+            let answer = PendingReply::default();
+            self.enqueue(request, answer.replier(), ctx);
+            answer.answer()
+        })
     }
 }
 
