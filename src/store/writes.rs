@@ -21,6 +21,11 @@ use crate::model::{Role, StoredMessage};
 /// Most messages one commit takes from the queue; the rest wait for the next one.
 const MAX_MESSAGES_PER_COMMIT: usize = 4_096;
 
+/// The batch size whose sender the committing thread answers itself: a save alone, whose
+/// caller waits for nothing else. A larger batch is answered from the actor's thread, so
+/// that the database thread is not the one that wakes every sender.
+const ANSWERED_BY_THE_COMMIT: usize = 1;
+
 /// One caller's save: its checked messages (all of one conversation, all or nothing).
 #[derive(Debug, Clone)]
 pub struct WriteRequest {
@@ -91,9 +96,9 @@ impl WriteQueue {
 pub struct Batch(Vec<Pending>);
 
 impl Batch {
-    /// Commits the batch and answers every sender. When the batch's transaction commits
-    /// whole, the thread that committed it answers them (on SQLite the database thread,
-    /// so that a sender is not woken through the actor's thread too). If the batch as a
+    /// Commits the batch and answers every sender. When a save alone commits, the thread
+    /// that committed it answers it (on SQLite the database thread, so that the sender is
+    /// not woken through the actor's thread too). If the batch as a
     /// whole fails for a reason other than an outage (say, a conversation deleted by
     /// another process in between), each request is retried alone, so one bad request
     /// fails only itself. A unique violation (another daemon saved the same idempotency
@@ -109,13 +114,15 @@ impl Batch {
             .unzip();
         let requests = Arc::new(requests);
         let batch = requests.clone();
-        // Dropped unsent once every sender is answered; otherwise it brings the batch
-        // back here, to be written again in parts.
+        // Dropped unsent once the sender is answered; otherwise it brings the batch back
+        // here, to be answered from this thread or written again in parts.
         let (give_back, given_back) = oneshot::channel();
         db.write_tx_then(
             async move |conn: &mut DbConn<'_>| apply(conn, &batch).await,
             Box::new(move |result| match result {
-                Ok(Applied { outcomes, deferred }) if deferred.is_empty() => {
+                Ok(Applied { outcomes, deferred })
+                    if deferred.is_empty() && replies.len() == ANSWERED_BY_THE_COMMIT =>
+                {
                     answer_all(requests, outcomes, replies)
                 }
                 other => {
