@@ -106,8 +106,9 @@ pub async fn existing_ids(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec
 }
 
 /// Which of `ids` (sorted, distinct) exist, with their `active_day` and
-/// `total_tokens`, in id order, locked until the transaction ends (the counter update that follows would lock them
-/// anyway), so that the totals learn what a capped addition really added.
+/// `total_tokens`, in id order, locked until the transaction ends (the counter update
+/// that follows would lock them anyway), so that the totals learn what a capped
+/// addition really added.
 pub async fn lock_for_counters(
     conn: &mut DbConn<'_>,
     ids: &[i64],
@@ -181,10 +182,10 @@ fn record_removed(conn: &mut DbConn<'_>, locked: &[(i64, i64, i64)]) {
     }
 }
 
-/// Those of `ids` (sorted, distinct) that exist and that no other session holds, locked for this
-/// transaction (`FOR UPDATE SKIP LOCKED`, which never waits), with their `active_day`
-/// and `total_tokens` as [`lock_for_counters`] gives them. SQLite has one writer and
-/// no row locks: there, those that exist.
+/// Those of `ids` (sorted, distinct) that exist and that no other session holds,
+/// locked for this transaction (`FOR UPDATE SKIP LOCKED`, which never waits), with
+/// their `active_day` and `total_tokens` as [`lock_for_counters`] gives them. SQLite
+/// has one writer and no row locks: there, those that exist.
 pub async fn lock_unheld(conn: &mut DbConn<'_>, ids: &[i64]) -> QueryResult<Vec<(i64, i64, i64)>> {
     let query =
         conversations

@@ -74,7 +74,7 @@ where
 /// An answer whose replier is handed out before its sender is known: the group
 /// commit's queue takes [`PendingReply::replier`] when a save is queued, and the
 /// [`Answer`] of [`PendingReply::answer`] meets it with the sender's replier, whichever
-/// of the two comes first. So the thread that commits a save answers its sender.
+/// of the two comes first. So the thread that commits a save can answer its sender.
 pub struct PendingReply<T>(Arc<Mutex<Rendezvous<T>>>);
 
 enum Rendezvous<T> {
