@@ -98,14 +98,14 @@ pub struct Batch(Vec<Pending>);
 impl Batch {
     /// Commits the batch and answers every sender. When a save alone commits, the thread
     /// that committed it answers it (on SQLite the database thread, so that the sender is
-    /// not woken through the actor's thread too). If the batch as a
-    /// whole fails for a reason other than an outage (say, a conversation deleted by
-    /// another process in between), each request is retried alone, so one bad request
-    /// fails only itself. A unique violation (another daemon saved the same idempotency
-    /// key at the same moment) is retried too, also for a batch of one: the retry finds
-    /// that save committed and answers it as a repeat. A conversation whose row another
-    /// session holds does not stall the batch: its saves are written alone afterwards,
-    /// waiting at most the lock timeout (then 503).
+    /// not woken through the actor's thread too). If the batch as a whole fails for a
+    /// reason other than an outage (say, a conversation deleted by another process in
+    /// between), each request is retried alone, so one bad request fails only itself.
+    /// A unique violation (another daemon saved the same idempotency key at the same
+    /// moment) is retried too, also for a batch of one: the retry finds that save
+    /// committed and answers it as a repeat. A conversation whose row another session
+    /// holds does not stall the batch: its saves are written alone afterwards, waiting
+    /// at most the lock timeout (then 503).
     pub async fn commit(self, db: Db) {
         let (requests, replies): (Vec<_>, Vec<_>) = self
             .0
